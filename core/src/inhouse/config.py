@@ -1,0 +1,187 @@
+"""Loading ``plugins.toml``: where it is, secrets from the environment, and core settings.
+
+Plugin tables (``[embedder]``, ``[store]``, ``[connectors.NAME]``, ``[providers.NAME]``) keep
+their keys raw here; each plugin validates its own with its ``Config`` when it is built
+(see ``inhouse.registry``), so an error names the full TOML path either way.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from inhouse.errors import ConfigError
+
+DEFAULT_HOME = Path("~/.local/share/inhouse")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RetrievalSettings(_Section):
+    """``[retrieval]``: how many passages to fetch and when nothing is relevant enough."""
+
+    k: int = Field(5, ge=1, le=1000)
+    mode: str = Field("hybrid", pattern="^(hybrid|dense|bm25)$")
+    # Abstain when the best passage's cosine similarity to the question is below this.
+    # Calibrated by bench/calibrate_abstention.py (see README).
+    min_similarity: float = Field(0.30, ge=-1, le=1)
+    per_document: int = Field(2, ge=1, description="at most this many passages from one document")
+
+
+class AnswerSettings(_Section):
+    """``[answer]``: how much context the model sees."""
+
+    context_passages: int = Field(3, ge=1, le=20)
+    passage_chars: int = Field(700, ge=100)
+    max_tokens: int = Field(200, ge=1)
+    history_turns: int = Field(2, ge=0)
+
+
+class IngestSettings(_Section):
+    """``[ingest]``: chunking and the per-file size limit."""
+
+    chunk_size: int = Field(900, ge=100, description="characters")
+    chunk_overlap: int = Field(120, ge=0)
+    max_file_mb: float = Field(50, gt=0)
+    batch_size: int = Field(128, ge=1, description="chunks per embedding batch")
+
+
+class CoreSettings(_Section):
+    """The non-plugin tables of the configuration."""
+
+    routing: dict[str, list[str]] = Field(default_factory=lambda: {"default": ["local"]})
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+
+
+PLUGIN_TABLES = ("embedder", "store")
+PLUGIN_MAPS = ("connectors", "providers")
+
+
+@dataclass
+class Settings:
+    """A loaded configuration: plugin specs (raw dicts with ``use``) plus core settings."""
+
+    source: str  # the file it came from, or "<packaged default>"
+    base_dir: Path  # relative paths inside the configuration are taken from here
+    embedder: dict[str, Any]
+    store: dict[str, Any]
+    connectors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    providers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    core: CoreSettings = field(default_factory=CoreSettings)
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """``--config``, else ``$INHOUSE_CONFIG``, else ``./plugins.toml``; None means the packaged default."""
+    chosen = explicit or os.environ.get("INHOUSE_CONFIG")
+    if chosen:
+        path = Path(chosen).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"configuration file {path} does not exist (from --config or $INHOUSE_CONFIG)")
+        return path
+    local = Path("plugins.toml")
+    return local if local.is_file() else None
+
+
+def home_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """``--home``, else ``$INHOUSE_HOME``, else ``~/.local/share/inhouse``."""
+    chosen = explicit or os.environ.get("INHOUSE_HOME") or DEFAULT_HOME
+    return Path(chosen).expanduser().resolve()
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read and check a configuration (see ``config_path`` for which file)."""
+    file = config_path(path)
+    if file is None:
+        text = resources.files("inhouse").joinpath("default_plugins.toml").read_text()
+        return parse(text, "<packaged default>", Path.cwd())
+    return parse(file.read_text(encoding="utf-8"), str(file), file.resolve().parent)
+
+
+def parse(text: str, source: str, base_dir: Path) -> Settings:
+    """Parse TOML text into ``Settings``; errors name the file and the TOML path."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+    data = resolve_secrets(data, ())
+    plugin_specs: dict[str, Any] = {}
+    for key in PLUGIN_TABLES:
+        spec = data.pop(key, None)
+        if spec is None:
+            raise ConfigError(f"{source}: missing table [{key}] (add one with use = \"...\"; run `inhouse plugins`)")
+        plugin_specs[key] = _spec(spec, key, source)
+    for key in PLUGIN_MAPS:
+        table = data.pop(key, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: {key} must be a table of [{key}.NAME] tables")
+        plugin_specs[key] = {name: _spec(spec, f"{key}.{name}", source) for name, spec in table.items()}
+    try:
+        core = CoreSettings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, "", source, CoreSettings)) from None
+    for use_case, chain in core.routing.items():
+        for profile in chain:
+            if profile not in plugin_specs["providers"]:
+                known = ", ".join(sorted(plugin_specs["providers"])) or "none"
+                raise ConfigError(
+                    f"{source}: routing.{use_case} names provider profile '{profile}', "
+                    f"but there is no [providers.{profile}] table (defined: {known})"
+                )
+    return Settings(source=source, base_dir=base_dir, core=core, **plugin_specs)
+
+
+def _spec(spec: Any, where: str, source: str) -> dict[str, Any]:
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{source}: {where} must be a table")
+    if not isinstance(spec.get("use"), str):
+        raise ConfigError(f"{source}: {where}.use is missing: name the plugin (see `inhouse plugins`)")
+    return spec
+
+
+def resolve_secrets(value: Any, where: tuple[str, ...]) -> Any:
+    """Replace every ``{ env = "NAME" }`` table with the environment variable's value."""
+    if isinstance(value, dict):
+        if set(value) == {"env"} and isinstance(value["env"], str):
+            name = value["env"]
+            if name not in os.environ:
+                raise ConfigError(f"{'.'.join(where)}: set the environment variable {name} (the configuration reads it)")
+            return os.environ[name]
+        return {k: resolve_secrets(v, (*where, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_secrets(v, (*where, str(i))) for i, v in enumerate(value)]
+    return value
+
+
+def describe(exc: ValidationError, prefix: str, source: str, model: type[BaseModel] | None = None) -> str:
+    """One line per problem, each naming its TOML path (``providers.local.temprature``)."""
+    lines = []
+    for err in exc.errors():
+        path = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
+        if err["type"] == "extra_forbidden":
+            known = list(_fields_at(model, err["loc"][:-1]))
+            close = difflib.get_close_matches(str(err["loc"][-1]), known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else (f" (known: {', '.join(known)})" if known else "")
+            lines.append(f"{path}: unknown key{hint}")
+        else:
+            lines.append(f"{path}: {err['msg']}")
+    return f"{source}: " + "; ".join(lines)
+
+
+def _fields_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> dict[str, Any]:
+    """The fields of the (nested) model found by following ``loc`` from ``model``."""
+    for part in loc:
+        field_info = model.model_fields.get(str(part)) if model is not None else None
+        annotation = field_info.annotation if field_info is not None else None
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    return model.model_fields if model is not None else {}

@@ -1,0 +1,1 @@
+"""Connectors that ship with the core (the filesystem); others are separate distributions."""

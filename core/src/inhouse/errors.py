@@ -1,0 +1,32 @@
+"""The one error tree of inhouse. Every message says what to do next."""
+
+from __future__ import annotations
+
+
+class InhouseError(Exception):
+    """Base of every error inhouse raises on purpose."""
+
+
+class ConfigError(InhouseError):
+    """The configuration is wrong: the message names the TOML path of the bad key."""
+
+
+class PluginError(InhouseError):
+    """A plugin is missing, fails to import, or is not of the right kind."""
+
+
+class ProviderError(InhouseError):
+    """A model provider failed. ``retryable`` tells the router it may try the next profile."""
+
+    def __init__(self, message: str, *, retryable: bool = False, provider: str | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.provider = provider
+
+
+class IngestError(InhouseError):
+    """A source could not be ingested; the message is the reason shown in the report."""
+
+
+class AccessDenied(InhouseError):
+    """The user may not see what they asked for."""

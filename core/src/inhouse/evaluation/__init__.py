@@ -1,0 +1,1 @@
+"""Retrieval quality measurement (``inhouse eval``)."""

@@ -1,0 +1,183 @@
+"""Ingestion: connector -> parse -> chunk -> embed (batched) -> store, incrementally.
+
+Unchanged files (same content hash) are skipped, changed ones replaced, deleted ones
+removed. Each document is committed on its own, so a crash loses at most the batch in
+flight, and one bad file never stops the run: it is reported with its reason.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from inhouse.chunking import Chunker
+from inhouse.config import IngestSettings
+from inhouse.errors import IngestError
+from inhouse.parsing import UnsupportedType, parse
+from inhouse.plugins import Connector, DocumentRecord, Embedder, Store
+from inhouse.types import Chunk, IngestReport, Source
+
+ProgressCallback = Callable[[int, int, str], None]
+
+
+@dataclass
+class _Parsed:
+    source: Source
+    record: DocumentRecord | None
+    chunks: list[Chunk]
+    status: str  # "added" | "updated" | "failed" | "skipped"
+    reason: str = ""
+
+
+class Ingester:
+    """Runs ingestion for connectors into one store with one embedder."""
+
+    def __init__(self, embedder: Embedder, store: Store, settings: IngestSettings):
+        self.embedder = embedder
+        self.store = store
+        self.settings = settings
+        self.chunker = Chunker(settings.chunk_size, settings.chunk_overlap)
+
+    def run(
+        self,
+        connectors: Iterable[Connector],
+        *,
+        show_progress: bool = False,
+        on_progress: ProgressCallback | None = None,
+    ) -> IngestReport:
+        """Ingest every connector; returns the combined report."""
+        started = time.perf_counter()
+        report = IngestReport()
+        with _progress(show_progress) as bar:
+            for connector in connectors:
+                self._one(connector, report, bar, on_progress)
+        if hasattr(self.store, "flush"):
+            self.store.flush()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _one(self, connector: Connector, report: IngestReport, bar: Progress | None, cb: ProgressCallback | None) -> None:
+        root = str(getattr(connector, "root", connector.name))
+        stored = self.store.documents(root)
+        sources = list(connector.fetch())  # an unreachable root raises here, before anything is removed
+        seen = {s.id for s in sources}
+        todo = []
+        for src in sources:
+            old = stored.get(src.id)
+            if old is not None and old.hash == src.hash and not src.error:
+                report.unchanged += 1
+            else:
+                todo.append(src)
+        gone = [doc_id for doc_id in stored if doc_id not in seen]
+        if gone:
+            self.store.delete(gone)
+            report.removed += len(gone)
+        task = bar.add_task(f"{root}", total=len(todo)) if bar is not None else None
+        done = 0
+        batch: list[_Parsed] = []
+        pending = 0
+        for item in _prefetch(self._parse(src, stored) for src in todo):
+            if item.status in ("failed", "skipped"):
+                getattr(report, item.status).append({"path": item.source.path, "reason": item.reason})
+            else:
+                batch.append(item)
+                pending += len(item.chunks)
+                if pending >= self.settings.batch_size:
+                    self._commit(batch, report)
+                    batch, pending = [], 0
+            done += 1
+            if bar is not None:
+                bar.update(task, advance=1, description=item.source.path[-40:])
+            if cb is not None:
+                cb(done, len(todo), item.source.path)
+        self._commit(batch, report)
+
+    def _parse(self, src: Source, stored: dict[str, DocumentRecord]) -> _Parsed:
+        status = "updated" if src.id in stored else "added"
+        try:
+            if src.error:
+                raise IngestError(src.error)
+            limit = self.settings.max_file_mb * 1024 * 1024
+            if src.size > limit:
+                raise IngestError(f"file is {src.size / 1048576:.1f} MB, over the {self.settings.max_file_mb:g} MB limit ([ingest] max_file_mb)")
+            doc = parse(src.read(), src.path)
+            chunks = self.chunker.split(doc, doc_id=src.id, source=src.path, acl=src.acl)
+            if not chunks:
+                raise IngestError("no text found")
+        except UnsupportedType as exc:
+            return _Parsed(src, None, [], "skipped", str(exc))
+        except IngestError as exc:
+            return _Parsed(src, None, [], "failed", str(exc))
+        except OSError as exc:
+            return _Parsed(src, None, [], "failed", f"unreadable: {exc.strerror or exc}")
+        except Exception as exc:  # a parser bug must not stop the run; report it
+            return _Parsed(src, None, [], "failed", f"{type(exc).__name__}: {exc}")
+        record = DocumentRecord(src.id, src.path, src.root, doc.title, src.hash, src.modified, src.acl)
+        return _Parsed(src, record, chunks, status)
+
+    def _commit(self, batch: list[_Parsed], report: IngestReport) -> None:
+        if not batch:
+            return
+        texts = [c.embed_text() for item in batch for c in item.chunks]
+        vectors = np.asarray(self.embedder.embed(texts), dtype=np.float32)
+        offset = 0
+        for item in batch:
+            n = len(item.chunks)
+            assert item.record is not None
+            self.store.upsert(item.record, item.chunks, vectors[offset : offset + n])
+            offset += n
+            report.chunks += n
+            setattr(report, item.status, getattr(report, item.status) + 1)
+
+
+def _prefetch(items: Iterator[_Parsed], depth: int = 32) -> Iterator[_Parsed]:
+    """Parse ahead in a thread, so parsing overlaps with embedding."""
+    q: queue.Queue[object] = queue.Queue(maxsize=depth)
+    end = object()
+
+    def work() -> None:
+        try:
+            for item in items:
+                q.put(item)
+        except BaseException as exc:  # surfaced in the consumer
+            q.put(exc)
+        q.put(end)
+
+    threading.Thread(target=work, daemon=True, name="inhouse-parse").start()
+    while (item := q.get()) is not end:
+        if isinstance(item, BaseException):
+            raise item
+        yield item  # type: ignore[misc]
+
+
+class _progress:
+    """A rich progress bar, or nothing."""
+
+    def __init__(self, show: bool):
+        self.bar = (
+            Progress(
+                TextColumn("[bold]ingest[/]"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                TextColumn("{task.description}"),
+                transient=False,
+            )
+            if show
+            else None
+        )
+
+    def __enter__(self) -> Progress | None:
+        if self.bar is not None:
+            self.bar.__enter__()
+        return self.bar
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)

@@ -1,0 +1,191 @@
+"""The plugin contract: one base class per entry-point group.
+
+A plugin is a class with a nested pydantic ``Config`` (``extra="forbid"``), built as
+``Plugin(config, name=..., home=...)``. It declares ``capabilities`` (text, stream, image,
+embed) and ``residency`` (where data goes when it runs): the router uses both.
+
+| group                | base        | the one method that matters                          |
+|----------------------|-------------|------------------------------------------------------|
+| inhouse.connectors   | Connector   | fetch(since) -> Iterator[Source]                     |
+| inhouse.embedders    | Embedder    | embed(texts) -> float32 array (n, dim), unit length |
+| inhouse.stores       | Store       | upsert, search(vector, query, k, acl, filters), delete |
+| inhouse.providers    | Provider    | generate(prompt) -> Iterator[str | Usage | Artifact] |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo
+
+from inhouse.types import Chunk, Hit, Source, Usage
+
+Residency = Literal["local", "in-account", "self-hosted", "external"]
+SearchMode = Literal["hybrid", "dense", "bm25"]
+
+GROUPS = {
+    "connectors": "inhouse.connectors",
+    "embedders": "inhouse.embedders",
+    "stores": "inhouse.stores",
+    "providers": "inhouse.providers",
+}
+
+
+def _resolve_path(value: Path, info: ValidationInfo) -> Path:
+    base = (info.context or {}).get("base_dir")
+    value = value.expanduser()
+    return value if value.is_absolute() or base is None else (Path(base) / value).resolve()
+
+
+ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
+"""A path in a plugin config: relative paths are taken from the configuration file's folder."""
+
+
+class PluginConfig(BaseModel):
+    """Base of every plugin's ``Config``: unknown keys are errors, so typos are caught."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Plugin:
+    """Common base: holds the validated config, the profile name and the data directory."""
+
+    Config: ClassVar[type[PluginConfig]] = PluginConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    residency: ClassVar[Residency] = "local"
+
+    def __init__(self, config: PluginConfig | None = None, *, name: str = "", home: Path | None = None):
+        self.config = config if config is not None else self.Config()
+        self.name = name
+        self.home = home
+
+    def check(self) -> str:
+        """A cheap readiness check for ``inhouse doctor``: return a short status, or raise an
+        ``InhouseError`` that says what to do (install a package, set a variable)."""
+        return "ok"
+
+    def close(self) -> None:
+        """Release files, sockets or models. Safe to call twice."""
+
+
+class Connector(Plugin):
+    """Finds sources. ``fetch`` yields every current source; the ingester works out what changed."""
+
+    def fetch(self, since: float | None = None) -> Iterator[Source]:
+        """Yield the sources (all of them when ``since`` is None, else those modified after it)."""
+        raise NotImplementedError
+
+
+class Embedder(Plugin):
+    """Turns texts into unit-length float32 vectors."""
+
+    capabilities = frozenset({"embed"})
+
+    @property
+    def model_id(self) -> str:
+        """Identifies the model: the store rebuilds its vectors when this changes."""
+        raise NotImplementedError
+
+    @property
+    def dimension(self) -> int:
+        """Length of each vector."""
+        raise NotImplementedError
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed documents: returns a float32 array of shape (len(texts), dimension), rows of norm 1."""
+        raise NotImplementedError
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed one search query (models with a query/document distinction override this)."""
+        return self.embed([text])[0]
+
+
+@dataclass
+class DocumentRecord:
+    """What the store keeps about one ingested source."""
+
+    id: str
+    source: str
+    root: str
+    title: str
+    hash: str
+    modified: float
+    acl: tuple[str, ...] = ()
+
+
+class Store(Plugin):
+    """Keeps documents, chunks and vectors, and searches them (dense + BM25, fused)."""
+
+    def upsert(self, doc: DocumentRecord, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Replace everything stored for ``doc`` with these chunks, atomically and durably."""
+        raise NotImplementedError
+
+    def delete(self, doc_ids: Sequence[str]) -> None:
+        """Remove documents and their chunks."""
+        raise NotImplementedError
+
+    def documents(self, root: str | None = None) -> dict[str, DocumentRecord]:
+        """Every stored document (of one connector root, if given), by id."""
+        raise NotImplementedError
+
+    def count(self) -> int:
+        """Number of stored chunks."""
+        raise NotImplementedError
+
+    def search(
+        self,
+        vector: np.ndarray | None,
+        query: str,
+        k: int = 5,
+        acl: Sequence[str] | None = None,
+        filters: dict[str, Any] | None = None,
+        mode: SearchMode = "hybrid",
+    ) -> list[Hit]:
+        """Return the ``k`` best chunks for the query, best first.
+
+        ``acl`` is the caller's principals (None: no filtering); ``filters`` match chunk
+        fields exactly (``{"source": "hr/leave.md"}``) or by prefix with a trailing ``*``.
+        """
+        raise NotImplementedError
+
+
+@dataclass
+class Prompt:
+    """What a chat provider receives: a system message and the conversation."""
+
+    system: str
+    messages: list[dict[str, str]]  # [{"role": "user"|"assistant", "content": ...}]
+    max_tokens: int = 256
+    temperature: float = 0.0
+    stop: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Artifact:
+    """Non-text output (an image): bytes plus what is known about them."""
+
+    data: bytes
+    mime: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class Provider(Plugin):
+    """A model. ``generate`` streams text pieces, then optionally one ``Usage``.
+
+    Raise ``ProviderError(retryable=True)`` for failures worth trying elsewhere (overload,
+    timeouts, a cold endpoint) and ``retryable=False`` for the rest.
+    """
+
+    capabilities = frozenset({"text", "stream"})
+
+    def generate(self, prompt: Prompt) -> Iterator[str | Usage | Artifact]:
+        """Stream the reply to ``prompt``."""
+        raise NotImplementedError
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` costs this model (a 4-characters-per-token estimate by default)."""
+        return max(1, len(text) // 4)

@@ -1,0 +1,171 @@
+"""Plain data types passed between the pipeline stages and returned by the SDK."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Source:
+    """One item a connector found: a file (or record) with a stable id and a content hash.
+
+    ``read()`` returns the raw bytes; ``hash`` changes whenever the content does.
+    """
+
+    id: str
+    path: str  # relative to the connector's root, with forward slashes
+    root: str  # the connector's root (an absolute path for the filesystem connector)
+    modified: float
+    hash: str
+    size: int
+    acl: tuple[str, ...] = ()
+    uri: str = ""  # where the original can be opened (file:// for the filesystem)
+    error: str = ""  # set when the connector saw the item but could not read it
+
+    def read(self) -> bytes:
+        """Return the raw bytes of the source."""
+        from pathlib import Path
+        from urllib.parse import urlparse
+        from urllib.request import url2pathname
+
+        return Path(url2pathname(urlparse(self.uri).path)).read_bytes()
+
+
+@dataclass
+class Section:
+    """A piece of a parsed document with its place: heading path (Markdown, HTML, DOCX),
+    page (PDF) or sheet (XLSX)."""
+
+    text: str
+    heading: str = ""  # "Leave > Sick leave"
+    page: int | None = None
+
+
+@dataclass
+class ParsedDocument:
+    """What a parser returns: a title and the document's sections in order."""
+
+    title: str
+    sections: list[Section]
+
+
+@dataclass
+class Chunk:
+    """The unit that is embedded, stored and retrieved."""
+
+    id: str
+    doc_id: str
+    source: str  # relative path
+    title: str
+    text: str
+    heading: str = ""
+    page: int | None = None
+    acl: tuple[str, ...] = ()
+    ordinal: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def embed_text(self) -> str:
+        """The text given to the embedder and BM25: title and heading give the passage context."""
+        head = " > ".join(p for p in (self.title, self.heading) if p)
+        return f"{head}\n{self.text}" if head else self.text
+
+
+@dataclass
+class Hit:
+    """A retrieved chunk with its fused score and the per-method evidence."""
+
+    chunk: Chunk
+    score: float
+    dense: float | None = None  # cosine similarity, when the dense search saw it
+    bm25: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``inhouse search --json``."""
+        c = self.chunk
+        out: dict[str, Any] = {"source": c.source, "title": c.title}
+        if c.page is not None:
+            out["page"] = c.page
+        else:
+            out["heading"] = c.heading
+        out.update(score=round(self.score, 6), text=c.text)
+        return out
+
+
+@dataclass
+class Citation:
+    """A numbered source an answer points to, with the passage itself so a reader can check."""
+
+    n: int
+    source: str
+    title: str
+    text: str
+    heading: str = ""
+    page: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of a citation in ``inhouse ask --json``."""
+        d = asdict(self)
+        if self.page is None:
+            d.pop("page")
+        else:
+            d.pop("heading")
+        return d
+
+    def label(self) -> str:
+        """``path`` plus heading or page, for display."""
+        where = f"p. {self.page}" if self.page is not None else self.heading
+        return f"{self.source} — {where}" if where else self.source
+
+
+@dataclass
+class Usage:
+    """Tokens a provider reports for one generation."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass
+class Answer:
+    """What ``Assistant.ask`` returns."""
+
+    text: str
+    citations: list[Citation]
+    abstained: bool
+    provider: str | None
+    usage: Usage = field(default_factory=Usage)
+    timings: dict[str, float] = field(default_factory=dict)  # retrieval_ms, first_token_ms, total_ms
+    attempts: list[dict[str, Any]] = field(default_factory=list)  # routing: profile, error
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``inhouse ask --json``."""
+        return {
+            "answer": self.text,
+            "abstained": self.abstained,
+            "citations": [c.to_dict() for c in self.citations],
+            "provider": self.provider,
+            "usage": asdict(self.usage),
+            "timings": {k: round(v, 1) for k, v in self.timings.items()},
+            "attempts": self.attempts,
+        }
+
+
+@dataclass
+class IngestReport:
+    """Counts and failures of one ingestion run."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)  # {"path", "reason"}
+    skipped: list[dict[str, str]] = field(default_factory=list)  # unsupported types
+    chunks: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``inhouse ingest --json``."""
+        d = asdict(self)
+        d["seconds"] = round(self.seconds, 3)
+        return d
