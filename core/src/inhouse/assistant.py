@@ -38,6 +38,7 @@ class Assistant:
         self._lock = threading.Lock()
         self._embedder: Embedder | None = None
         self._store: Store | None = None
+        self._embedder_checked = False
         self.router = Router(settings.core.routing, self._build_provider)
 
     @classmethod
@@ -70,6 +71,13 @@ class Assistant:
     def _build_provider(self, profile: str) -> Provider:
         return self._build("providers", self.settings.providers[profile], f"providers.{profile}")
 
+    def _check_embedder(self, dimension: int | None = None) -> None:
+        """Once per assistant: the store refuses vectors from a different embedder."""
+        if not self._embedder_checked:
+            embedder = self.embedder
+            self.store.check_embedder(embedder.model_id, dimension or embedder.dimension)
+            self._embedder_checked = True
+
     def connectors(self) -> list[Connector]:
         """The connectors of the configuration's ``[connectors.NAME]`` tables."""
         return [self._build("connectors", spec, f"connectors.{name}") for name, spec in self.settings.connectors.items()]
@@ -80,10 +88,13 @@ class Assistant:
         self,
         paths_or_connector: PathsOrConnector = None,
         *,
+        rebuild: bool = False,
         progress: bool = False,
         on_progress: ProgressCallback | None = None,
     ) -> IngestReport:
-        """Ingest paths (files or folders), a connector, or (with None) every configured connector."""
+        """Ingest paths (files or folders), a connector, or (with None) every configured connector.
+
+        ``rebuild`` empties the index first (after changing the embedder, for example)."""
         if paths_or_connector is None:
             connectors = self.connectors()
         elif isinstance(paths_or_connector, Connector):
@@ -93,6 +104,9 @@ class Assistant:
             connectors = [
                 self._build("connectors", {"use": "filesystem", "path": str(Path(p).resolve())}, "connectors.cli") for p in items
             ]
+        if rebuild:
+            self.store.reset()
+        self._check_embedder()
         ingester = Ingester(self.embedder, self.store, self.settings.core.ingest)
         return ingester.run(connectors, show_progress=progress, on_progress=on_progress)
 
@@ -111,6 +125,8 @@ class Assistant:
         ``[retrieval] per_document`` from any one document."""
         mode = mode or self.settings.core.retrieval.mode  # type: ignore[assignment]
         vector = None if mode == "bm25" else self.embedder.embed_query(query)
+        if vector is not None:
+            self._check_embedder(len(vector))
         acl = [user] if user else None
         per_doc = self.settings.core.retrieval.per_document
         raw = self.store.search(vector, query, k=k * per_doc * 2, acl=acl, filters=filters, mode=mode)

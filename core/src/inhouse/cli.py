@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from inhouse.errors import InhouseError
@@ -53,11 +55,12 @@ def _print_json(data: object) -> None:
 @app.command()
 def ingest(
     paths: Annotated[Optional[list[Path]], typer.Argument(help="files or folders (default: the configured connectors)")] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="empty the index first (e.g. after changing the embedder)")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest documents: new and changed files are indexed, deleted ones removed."""
     with _assistant() as assistant:
-        report = assistant.ingest(paths or None, progress=not as_json and sys.stderr.isatty())
+        report = assistant.ingest(paths or None, rebuild=rebuild, progress=not as_json and sys.stderr.isatty())
     if as_json:
         _print_json(report.to_dict())
         return
@@ -70,9 +73,9 @@ def ingest(
     table.add_row("seconds", f"{report.seconds:.1f}")
     out.print(table)
     for item in report.failed:
-        out.print(f"[red]failed[/] {item['path']}: {item['reason']}")
+        out.print(f"[red]failed[/] {escape(item['path'])}: {escape(item['reason'])}", highlight=False)
     for item in report.skipped:
-        out.print(f"[yellow]skipped[/] {item['path']}: {item['reason']}")
+        out.print(f"[yellow]skipped[/] {escape(item['path'])}: {escape(item['reason'])}", highlight=False)
 
 
 @app.command()
@@ -92,15 +95,15 @@ def search(
     for n, hit in enumerate(hits, 1):
         c = hit.chunk
         where = f"p. {c.page}" if c.page is not None else c.heading
-        out.print(f"[bold]{n}. {c.source}[/] [dim]{where} · {hit.score:.4f}[/]")
-        out.print(f"   {c.text[:300]}", highlight=False)
+        out.print(f"[bold]{n}. {escape(c.source)}[/] [dim]{escape(where)} · {hit.score:.4f}[/]", highlight=False)
+        out.print(f"   {c.text[:300]}", highlight=False, markup=False)
 
 
 def _print_sources(answer: Answer) -> None:
     if answer.citations:
         out.print("\n[bold]Sources[/]")
         for c in answer.citations:
-            out.print(f" [{c.n}] {c.label()}", highlight=False)
+            out.print(f" [{c.n}] {c.label()}", highlight=False, markup=False)
     meta = f"{answer.provider or 'no model'} · {answer.timings.get('total_ms', 0) / 1000:.1f}s"
     out.print(f"[dim]{meta}[/]")
 
@@ -169,7 +172,7 @@ def plugins(as_json: JsonOpt = False) -> None:
     out.print(table)
     for r in rows:
         if r["status"] != "ok":
-            out.print(f"[red]{r['kind']} {r['name']}[/]: {r['status']}", highlight=False)
+            out.print(f"[red]{r['kind']} {r['name']}[/]: {escape(str(r['status']))}", highlight=False)
 
 
 @app.command()
@@ -180,7 +183,7 @@ def doctor() -> None:
     ok = True
     for check in run_checks(state.config, state.home):
         mark = "[green]ok[/]" if check.ok else "[red]FAIL[/]"
-        out.print(f"{mark}  {check.name}: {check.detail}", highlight=False)
+        out.print(f"{mark}  {check.name}: {escape(check.detail)}", highlight=False, soft_wrap=True)
         ok &= check.ok
     raise typer.Exit(0 if ok else 1)
 
@@ -208,10 +211,11 @@ def eval_beir(
 
 def main() -> None:
     """Entry point: runs the app, turning inhouse errors into a message and exit code 1."""
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # malformed PDFs are reported in the ingest report
     try:
         app()
     except InhouseError as exc:
         if os.environ.get("INHOUSE_DEBUG"):
             raise
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)

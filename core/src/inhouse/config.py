@@ -58,7 +58,7 @@ class IngestSettings(_Section):
 class CoreSettings(_Section):
     """The non-plugin tables of the configuration."""
 
-    routing: dict[str, list[str]] = Field(default_factory=lambda: {"default": ["local"]})
+    routing: dict[str, list[str]] = Field(default_factory=dict)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)

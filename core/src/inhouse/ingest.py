@@ -57,8 +57,7 @@ class Ingester:
         with _progress(show_progress) as bar:
             for connector in connectors:
                 self._one(connector, report, bar, on_progress)
-        if hasattr(self.store, "flush"):
-            self.store.flush()
+        self.store.flush()
         report.seconds = time.perf_counter() - started
         return report
 

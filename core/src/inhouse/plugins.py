@@ -136,6 +136,17 @@ class Store(Plugin):
         """Number of stored chunks."""
         raise NotImplementedError
 
+    def check_embedder(self, model_id: str, dimension: int) -> None:
+        """Remember which embedder made the vectors; raise ``ConfigError`` when the stored
+        vectors came from another one (they cannot be compared). Default: no check."""
+
+    def flush(self) -> None:
+        """Make every write visible to searches and persist derived indexes. Default: nothing."""
+
+    def reset(self) -> None:
+        """Drop every document, chunk and vector (``inhouse ingest --rebuild``)."""
+        self.delete(list(self.documents()))
+
     def search(
         self,
         vector: np.ndarray | None,

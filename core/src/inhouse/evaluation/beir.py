@@ -96,6 +96,5 @@ def _index(assistant: Any, corpus_path: Path, progress: bool) -> tuple[Any, floa
         for chunk, vector in zip(chunks, vectors):
             record = DocumentRecord(chunk.doc_id, chunk.source, "beir", chunk.title, digest, 0.0)
             store.upsert(record, [chunk], vector[None, :])
-    if hasattr(store, "flush"):
-        store.flush()
+    store.flush()
     return store, time.perf_counter() - t0, len(corpus)

@@ -1,0 +1,104 @@
+"""Per-row chunk metadata held in memory, turned into boolean masks for ACL and filters.
+
+Masks are computed over every row before any ranking, so the ACL and filters act inside
+the search: the top-k is chosen among visible rows only, never cut down afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from inhouse.errors import ConfigError
+from inhouse.store.sqlite import CATALOG_COLUMNS
+
+FILTER_FIELDS: dict[str, type] = {
+    "id": str, "doc_id": str, "source": str, "title": str, "heading": str, "page": int, "ordinal": int,
+}
+_CACHE_SIZE = 256
+
+
+def visible(chunk_acl: Sequence[str], principals: Sequence[str] | None) -> bool:
+    """The ACL rule: public (empty acl) or sharing a principal; everything when ``principals`` is None."""
+    return principals is None or not chunk_acl or not set(chunk_acl).isdisjoint(principals)
+
+
+class Catalog:
+    """Metadata of one generation's rows, in snapshot order (ascending SQLite key)."""
+
+    def __init__(self, generation: int, rows: list[tuple]):
+        self.generation = generation
+        self.size = n = len(rows)
+        self.pks = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
+        cols = list(zip(*rows, strict=True)) if rows else [()] * (len(CATALOG_COLUMNS) + 1)
+        self.columns = {name: cols[i + 1] for i, name in enumerate(CATALOG_COLUMNS) if name != "acl"}
+        parsed: dict[str, list[str]] = {"[]": []}  # ACL strings repeat: parse each distinct one once
+        acls = [parsed[a] if a in parsed else parsed.setdefault(a, json.loads(a))
+                for a in cols[CATALOG_COLUMNS.index("acl") + 1]]
+        self.public = np.fromiter((not a for a in acls), dtype=bool, count=n)
+        members: dict[str, list[int]] = defaultdict(list)
+        for i, acl in enumerate(acls):
+            for p in acl:
+                members[p].append(i)
+        self.members = {p: np.asarray(ix, dtype=np.int64) for p, ix in members.items()}
+        self._cache: dict[Any, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def mask(self, acl: Sequence[str] | None, filters: dict[str, Any] | None) -> np.ndarray | None:
+        """Rows the caller may see and that match every filter; None means all rows."""
+        out: np.ndarray | None = None
+        if acl is not None:
+            out = self._cached(("acl", frozenset(acl)), lambda: self._acl_mask(acl))
+        for field, value in (filters or {}).items():
+            key = (field, tuple(value) if isinstance(value, (list, tuple, set)) else value)
+            m = self._cached(key, lambda f=field, v=value: self._filter_mask(f, v))
+            out = m if out is None else out & m
+        return out
+
+    def _cached(self, key: Any, make: Any) -> np.ndarray:
+        with self._lock:
+            m = self._cache.get(key)
+        if m is None:
+            m = make()
+            m.flags.writeable = False
+            with self._lock:
+                if len(self._cache) >= _CACHE_SIZE:
+                    self._cache.clear()
+                self._cache[key] = m
+        return m
+
+    def _acl_mask(self, acl: Sequence[str]) -> np.ndarray:
+        m = self.public.copy()
+        for p in set(acl):
+            if p in self.members:
+                m[self.members[p]] = True
+        return m
+
+    def _filter_mask(self, field: str, value: Any) -> np.ndarray:
+        kind = FILTER_FIELDS.get(field)
+        if kind is None:
+            raise ConfigError(f"cannot filter on {field!r}; filter on one of: {', '.join(FILTER_FIELDS)}")
+        values = list(value) if isinstance(value, (list, tuple, set)) else [value]
+        col, m = self.columns[field], np.zeros(self.size, dtype=bool)
+        for v in values:
+            m |= self._match(field, kind, col, v)
+        return m
+
+    def _match(self, field: str, kind: type, col: Sequence[Any], v: Any) -> np.ndarray:
+        n = self.size
+        if isinstance(v, str) and v.endswith("*"):
+            if kind is not str:
+                raise ConfigError(f"filter {field!r} takes a number, not a prefix ({v!r})")
+            prefix = v[:-1]
+            return np.fromiter((s.startswith(prefix) for s in col), dtype=bool, count=n)
+        if kind is int and isinstance(v, str):
+            try:
+                v = int(v)
+            except ValueError:
+                raise ConfigError(f"filter {field!r} takes a number, not {v!r}") from None
+        return np.fromiter((s == v for s in col), dtype=bool, count=n)
