@@ -56,7 +56,7 @@ def test_off_topic_questions_abstain_without_citations(assistant: Assistant) -> 
 
 
 def test_ask_answers_with_citations_and_timings(assistant: Assistant) -> None:
-    q = next(q for q in ANSWERABLE if q["source"] == "it/vpn-access.md")
+    q = next(q for q in ANSWERABLE if q["source"] == "office/wifi-and-visitors.html")
     answer = assistant.ask(q["question"])
     assert not answer.abstained and answer.text
     assert answer.provider == "local"
@@ -82,7 +82,7 @@ def test_third_party_provider_answers_from_the_documents(tmp_path: Path) -> None
         hits = 0
         for q in ANSWERABLE:
             answer = a.ask(q["question"])
-            assert answer.provider == "quote"
+            assert answer.provider == ("quote" if not answer.abstained else None)
             hits += q["expect"] in answer.text and any(c.source == q["source"] for c in answer.citations)
         assert hits >= len(ANSWERABLE) * 0.6
 
@@ -119,8 +119,8 @@ def test_chat_is_multi_turn(tmp_path: Path) -> None:
     run_cli(*home, "ingest", cwd=tmp_path)
     chat = subprocess.run(
         [sys.executable, "-m", "inhouse", *home, "chat"],
-        input="what app do I need to reach internal tools from home?\nwho painted the Mona Lisa?\n\n",
+        input="which wifi should my visitors join?\nwho painted the Mona Lisa?\n\n",
         capture_output=True, text=True, cwd=tmp_path, timeout=600,
     )
     assert chat.returncode == 0, chat.stderr
-    assert chat.stdout.count("you>") >= 3 and "vpn-access.md" in chat.stdout and "could not find" in chat.stdout
+    assert chat.stdout.count("you>") >= 3 and "wifi-and-visitors.html" in chat.stdout and "could not find" in chat.stdout

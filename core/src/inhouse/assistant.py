@@ -121,15 +121,17 @@ class Assistant:
         filters: dict[str, Any] | None = None,
         mode: SearchMode | None = None,
     ) -> list[Hit]:
-        """The ``k`` best passages for ``query`` that ``user`` may read, at most
-        ``[retrieval] per_document`` from any one document."""
+        """The ``k`` best passages for ``query`` that ``user`` may read (at most
+        ``[retrieval] per_document`` from any one document, when set)."""
         mode = mode or self.settings.core.retrieval.mode  # type: ignore[assignment]
         vector = None if mode == "bm25" else self.embedder.embed_query(query)
         if vector is not None:
             self._check_embedder(len(vector))
         acl = [user] if user else None
         per_doc = self.settings.core.retrieval.per_document
-        raw = self.store.search(vector, query, k=k * per_doc * 2, acl=acl, filters=filters, mode=mode)
+        raw = self.store.search(vector, query, k=k if per_doc is None else k * 4, acl=acl, filters=filters, mode=mode)
+        if per_doc is None:
+            return raw
         counts: dict[str, int] = {}
         hits = []
         for hit in raw:

@@ -48,6 +48,12 @@ class FilesystemConnector(Connector):
         """The folder (or single file) this connector reads."""
         return self.config.path
 
+    def check(self) -> str:
+        """The root must exist."""
+        if not self.root.exists():
+            raise IngestError(f"{self.root} does not exist: fix `path` in the configuration")
+        return str(self.root)
+
     def fetch(self, since: float | None = None) -> Iterator[Source]:
         """Yield every matching file, sorted by path; unreadable files come with ``error`` set."""
         root = self.root

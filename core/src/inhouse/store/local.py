@@ -67,6 +67,10 @@ class LocalStore(Store):
         self._closed = False
         self.stats = {"loads": 0, "rebuilds": 0, "rebuild_seconds": 0.0}
 
+    def check(self) -> str:
+        """How much the index holds, and where."""
+        return f"{len(self.documents())} documents, {self.count()} chunks in {self.directory}"
+
     # --- writes: SQLite only -------------------------------------------------------------
     def check_embedder(self, model_id: str, dimension: int) -> None:
         """Record the embedder, or raise ConfigError when the stored vectors came from another one."""
