@@ -28,6 +28,7 @@ run: setup ## ingest examples/ and start the chat
 
 test: setup ## the whole test suite
 	$(PIP) install --quiet --no-deps -e tests/plugins/inhouse-quote
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 bench: setup ## retrieval quality and speed; prints tables, writes bench/results/*.json

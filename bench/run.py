@@ -19,13 +19,13 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import numpy as np  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+import numpy as np
+from rich.console import Console
+from rich.table import Table
 
-from inhouse import Assistant  # noqa: E402
-from inhouse.evaluation import beir  # noqa: E402
-from inhouse.evaluation.metrics import percentile  # noqa: E402
+from inhouse import Assistant
+from inhouse.evaluation import beir
+from inhouse.evaluation.metrics import percentile
 
 REPO = Path(__file__).resolve().parents[1]
 console = Console()
@@ -172,7 +172,11 @@ def show(results: dict) -> None:
             continue
         if section == "scifact":
             for method, r in values["methods"].items():
-                table.add_row(section, f"{method} nDCG@10 / R@100 / MRR@10", f"{r['ndcg@10']:.4f} / {r['recall@100']:.4f} / {r['mrr@10']:.4f}")
+                table.add_row(
+                    section,
+                    f"{method} nDCG@10 / R@100 / MRR@10",
+                    f"{r['ndcg@10']:.4f} / {r['recall@100']:.4f} / {r['mrr@10']:.4f}",
+                )
             continue
         for key, value in values.items():
             if isinstance(value, float | int | np.floating):

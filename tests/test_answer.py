@@ -28,7 +28,9 @@ def test_no_markers_lists_every_passage_given() -> None:
 
 
 def test_prompt_puts_constant_instructions_first() -> None:
-    prompt = build_prompt("How long?", hits(2), [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}], AnswerSettings())
+    prompt = build_prompt(
+        "How long?", hits(2), [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}], AnswerSettings()
+    )
     assert prompt.system.startswith(INSTRUCTIONS)
     assert "[1] (Doc 1 > H1)\npassage 1 text" in prompt.system and "[2] (Doc 2 > H2)" in prompt.system
     assert prompt.messages[-1] == {"role": "user", "content": "How long?"} and len(prompt.messages) == 3

@@ -123,7 +123,15 @@ def test_chat_is_multi_turn(tmp_path: Path) -> None:
     chat = subprocess.run(
         [sys.executable, "-m", "inhouse", *home, "chat"],
         input="which wifi should my visitors join?\nwho painted the Mona Lisa?\n\n",
-        capture_output=True, text=True, cwd=tmp_path, timeout=600,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
     )
     assert chat.returncode == 0, chat.stderr
     assert chat.stdout.count("you>") >= 3 and "wifi-and-visitors.html" in chat.stdout and "could not find" in chat.stdout
+
+
+def test_warm_up_loads_the_first_provider(assistant: Assistant) -> None:
+    assistant.warm_up()
+    assert assistant.router.provider("local").model_path is not None

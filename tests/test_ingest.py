@@ -39,7 +39,9 @@ def test_bad_files_are_reported_and_nothing_is_lost(tmp_path: Path, corpus: Path
         (corpus / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >>\ngarbage without xref")
         (corpus / "binary.md").write_bytes(bytes(range(256)) * 4)
         (corpus / "empty.md").write_bytes(b"")
-        (corpus / "latin1.txt").write_bytes("Caf\xe9 opening hours: 08:00 to 17:00, cr\xe8me br\xfbl\xe9e on Fridays.".encode("latin-1"))
+        (corpus / "latin1.txt").write_bytes(
+            "Caf\xe9 opening hours: 08:00 to 17:00, cr\xe8me br\xfbl\xe9e on Fridays.".encode("latin-1")
+        )
         (corpus / "huge.txt").write_text("big " * 10_000)
         (corpus / "dangling.md").symlink_to(corpus / "gone.md")
         (corpus / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
@@ -77,6 +79,15 @@ def test_missing_root_removes_nothing(tmp_path: Path, corpus: Path) -> None:
         moved.rename(corpus)
 
 
+def test_progress_reports_every_file_once(tmp_path: Path, corpus: Path) -> None:
+    (corpus / "photo.png").write_bytes(b"\x89PNG")
+    seen: list[tuple[int, int, str]] = []
+    with make(tmp_path, corpus) as a:
+        a.ingest(on_progress=lambda done, total, path: seen.append((done, total, path)))
+    assert [d for d, _, _ in seen] == [1, 2, 3] and {t for _, t, _ in seen} == {3}
+    assert sorted(p for _, _, p in seen) == ["leave.md", "photo.png", "vpn.txt"]
+
+
 def test_ingest_paths_directly(tmp_path: Path, corpus: Path) -> None:
     with make(tmp_path, corpus) as a:
         report = a.ingest([corpus / "vpn.txt"])
@@ -96,7 +107,9 @@ def test_sigkill_during_ingestion_loses_nothing_committed(tmp_path: Path) -> Non
     root = tmp_path / "many"
     root.mkdir()
     for i in range(400):
-        (root / f"note{i:03d}.md").write_text(f"# Note {i}\n\nThe unique codeword of this note is zq{i:03d}x. " + "filler words " * 60)
+        (root / f"note{i:03d}.md").write_text(
+            f"# Note {i}\n\nThe unique codeword of this note is zq{i:03d}x. " + "filler words " * 60
+        )
     config = write_config(tmp_path, root, "[ingest]\nbatch_size = 16\n")
     home = tmp_path / "home"
     db = home / "index" / "store.sqlite3"
@@ -107,7 +120,9 @@ def test_sigkill_during_ingestion_loses_nothing_committed(tmp_path: Path) -> Non
         before = _committed(db)
         proc = subprocess.Popen(
             [sys.executable, "-m", "inhouse", "--config", str(config), "--home", str(home), "ingest", "--json"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
         )
         deadline = time.monotonic() + 120
         while _committed(db) <= before and proc.poll() is None and time.monotonic() < deadline:

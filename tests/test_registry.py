@@ -35,7 +35,7 @@ def test_broken_plugin_names_distribution_and_entry_point(monkeypatch: pytest.Mo
 def test_wrong_base_class_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     wrong = EntryPoint("wrong", "inhouse.store.local:LocalStore", "inhouse.providers")
     monkeypatch.setattr(registry, "installed", lambda kind: {"wrong": wrong})
-    with pytest.raises(PluginError, match="not a subclass of inhouse.plugins.Provider"):
+    with pytest.raises(PluginError, match=r"not a subclass of inhouse\.plugins\.Provider"):
         registry.load_class("providers", "wrong")
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from inhouse.errors import ConfigError, ProviderError
 from inhouse.plugins import Prompt, Provider
-from inhouse.route import RouteResult, Router
+from inhouse.route import Router, RouteResult
 from inhouse.types import Usage
 
 PROMPT = Prompt(system="s", messages=[{"role": "user", "content": "q"}])

@@ -34,12 +34,21 @@ def unit(rng: np.random.Generator, n: int, dim: int = DIM) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def doc(doc_id: str, texts: list[str], *, source: str | None = None, acl: tuple[str, ...] = (), root: str = "/r",
-        page: int | None = None) -> tuple[DocumentRecord, list[Chunk]]:
+def doc(
+    doc_id: str,
+    texts: list[str],
+    *,
+    source: str | None = None,
+    acl: tuple[str, ...] = (),
+    root: str = "/r",
+    page: int | None = None,
+) -> tuple[DocumentRecord, list[Chunk]]:
     source = source or f"{doc_id}.md"
     record = DocumentRecord(doc_id, source, root, doc_id.title(), f"hash-{texts}", 1.0, acl)
-    chunks = [Chunk(f"{doc_id}#{i}", doc_id, source, doc_id.title(), t, heading=f"H{i}", page=page, acl=acl, ordinal=i,
-                    meta={"n": i}) for i, t in enumerate(texts)]
+    chunks = [
+        Chunk(f"{doc_id}#{i}", doc_id, source, doc_id.title(), t, heading=f"H{i}", page=page, acl=acl, ordinal=i, meta={"n": i})
+        for i, t in enumerate(texts)
+    ]
     return record, chunks
 
 
@@ -123,8 +132,13 @@ def test_acl_is_applied_inside_the_search(tmp_path: Path, rng: np.random.Generat
 def test_filters_exact_prefix_page_and_lists(tmp_path: Path, rng: np.random.Generator) -> None:
     """Filters match chunk fields exactly, by prefix with a trailing *, and any-of a list."""
     store = open_store(tmp_path / "ix")
-    for name, source, page in [("a", "hr/leave.md", None), ("b", "hr/pay/bands.md", None), ("c", "it/vpn.md", None),
-                               ("d", "manual.pdf", 3), ("e", "hrx.md", None)]:
+    for name, source, page in [
+        ("a", "hr/leave.md", None),
+        ("b", "hr/pay/bands.md", None),
+        ("c", "it/vpn.md", None),
+        ("d", "manual.pdf", 3),
+        ("e", "hrx.md", None),
+    ]:
         record, chunks = doc(name, ["policy text"], source=source, page=page)
         store.upsert(record, chunks, unit(rng, 1))
     q = unit(rng, 1)[0]
@@ -257,8 +271,13 @@ def test_fusion_functions() -> None:
     assert score[0] == pytest.approx(1 / 61 + 1 / 62)
     dense = {1: 0.9, 2: 0.5, 3: 0.1}
     bm25 = {1: 0.0, 2: 1.0, 3: 10.0}
-    pos, score = fusion.fuse("minmax", [np.array([1, 2]), np.array([3])],
-                             lambda p: np.array([dense[i] for i in p]), lambda p: np.array([bm25[i] for i in p]), alpha=0.4)
+    pos, score = fusion.fuse(
+        "minmax",
+        [np.array([1, 2]), np.array([3])],
+        lambda p: np.array([dense[i] for i in p]),
+        lambda p: np.array([bm25[i] for i in p]),
+        alpha=0.4,
+    )
     assert pos.tolist() == [3, 1, 2] and score.tolist() == pytest.approx([0.6, 0.4, 0.4 * 0.5 + 0.6 * 0.1])
     assert fusion.normalise(np.array([2.0, 2.0]), "zscore").tolist() == [0.0, 0.0]
 
@@ -370,8 +389,12 @@ def test_sigkill_during_writes_loses_nothing_committed(tmp_path: Path, committed
     """SIGKILL a process that upserts (and flushes) in a loop: the store opens, and every
     document whose upsert returned before the kill is stored and searchable."""
     path = tmp_path / "ix"
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(path)], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},
+    )
     assert proc.stdout is not None
     committed = []
     deadline = time.monotonic() + 120

@@ -45,8 +45,7 @@ def build_prompt(
 ) -> Prompt:
     """The constant instructions come first (a cacheable prefix), then the numbered context."""
     context = "\n\n".join(
-        f"[{n}] ({passage_label(hit)})\n{trim(hit.chunk.text, settings.passage_chars)}"
-        for n, hit in enumerate(hits, start=1)
+        f"[{n}] ({passage_label(hit)})\n{trim(hit.chunk.text, settings.passage_chars)}" for n, hit in enumerate(hits, start=1)
     )
     turns = list(history)[-2 * settings.history_turns :] if settings.history_turns else []
     return Prompt(

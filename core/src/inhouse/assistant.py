@@ -14,7 +14,7 @@ from inhouse import registry
 from inhouse.answer import NOT_FOUND, build_prompt, cite, is_refusal
 from inhouse.ingest import Ingester, ProgressCallback
 from inhouse.plugins import Connector, Embedder, Provider, SearchMode, Store
-from inhouse.route import RouteResult, Router
+from inhouse.route import Router, RouteResult
 from inhouse.types import Answer, Hit, IngestReport
 
 PathsOrConnector = str | os.PathLike[str] | Connector | Iterable[str | os.PathLike[str]] | None
@@ -186,6 +186,15 @@ class Assistant:
             return
         text, citations = cite(raw, context)
         yield Answer(text, citations, False, result.provider, result.usage, timings, result.attempts)
+
+    def warm_up(self, mode: str | None = None) -> None:
+        """Load the embedder, the index and the first provider of ``mode``'s chain now, so the
+        first question does not wait for them (the chat calls it while you type)."""
+        self.embedder.embed_query("warm up")
+        self.store.search(None, "warm up", k=1, mode="bm25")
+        chain = self.router.chain(mode or "default")
+        if chain:
+            self.router.provider(chain[0]).warm_up()
 
     def close(self) -> None:
         """Release the models and the store."""

@@ -6,8 +6,9 @@ import json
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -23,10 +24,12 @@ app.add_typer(eval_app, name="eval")
 out = Console()
 err = Console(stderr=True)
 
-HomeOpt = Annotated[Optional[Path], typer.Option("--home", help="data folder (else $INHOUSE_HOME, else ~/.local/share/inhouse)")]
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="configuration (else $INHOUSE_CONFIG, ./plugins.toml, the packaged default)")]
+HomeOpt = Annotated[Path | None, typer.Option("--home", help="data folder (else $INHOUSE_HOME, else ~/.local/share/inhouse)")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="configuration (else $INHOUSE_CONFIG, ./plugins.toml, the packaged default)")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
-UserOpt = Annotated[Optional[str], typer.Option("--user", help="ask as this user (their permissions apply)")]
+UserOpt = Annotated[str | None, typer.Option("--user", help="ask as this user (their permissions apply)")]
 
 
 class _State:
@@ -54,7 +57,7 @@ def _print_json(data: object) -> None:
 
 @app.command()
 def ingest(
-    paths: Annotated[Optional[list[Path]], typer.Argument(help="files or folders (default: the configured connectors)")] = None,
+    paths: Annotated[list[Path] | None, typer.Argument(help="files or folders (default: the configured connectors)")] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="empty the index first (e.g. after changing the embedder)")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -82,7 +85,7 @@ def ingest(
 def search(
     query: str,
     k: Annotated[int, typer.Option("--k", min=1, help="how many passages")] = 5,
-    mode: Annotated[Optional[str], typer.Option(help="hybrid, dense or bm25")] = None,
+    mode: Annotated[str | None, typer.Option(help="hybrid, dense or bm25")] = None,
     user: UserOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -112,7 +115,7 @@ def _print_sources(answer: Answer) -> None:
 def ask(
     question: str,
     user: UserOpt = None,
-    mode: Annotated[Optional[str], typer.Option(help="use case from [routing] (default: default)")] = None,
+    mode: Annotated[str | None, typer.Option(help="use case from [routing] (default: default)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer QUESTION from the documents, with citations."""
@@ -138,9 +141,10 @@ def _stream(assistant, question: str, user: str | None, history: list, mode: str
 
 
 @app.command()
-def chat(user: UserOpt = None, mode: Annotated[Optional[str], typer.Option(help="use case")] = None) -> None:
+def chat(user: UserOpt = None, mode: Annotated[str | None, typer.Option(help="use case")] = None) -> None:
     """An interactive chat in the terminal (empty line or Ctrl-D to leave)."""
     with _assistant() as assistant:
+        threading.Thread(target=assistant.warm_up, args=(mode,), daemon=True, name="inhouse-warm-up").start()
         out.print("[bold]inhouse chat[/] — ask about your documents. Empty line or Ctrl-D quits.")
         history: list[dict[str, str]] = []
         while True:
@@ -204,7 +208,14 @@ def eval_beir(
         return
     table = Table("method", "nDCG@10", "Recall@100", "MRR@10", "p50 ms", "p95 ms", title=f"{folder.name} ({split})")
     for method, r in results["methods"].items():
-        table.add_row(method, f"{r['ndcg@10']:.4f}", f"{r['recall@100']:.4f}", f"{r['mrr@10']:.4f}", f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}")
+        table.add_row(
+            method,
+            f"{r['ndcg@10']:.4f}",
+            f"{r['recall@100']:.4f}",
+            f"{r['mrr@10']:.4f}",
+            f"{r['p50_ms']:.1f}",
+            f"{r['p95_ms']:.1f}",
+        )
     out.print(table)
     out.print(f"[dim]{results['queries']} queries, {results['documents']} documents, indexing {results['index_seconds']:.1f}s[/]")
 

@@ -121,7 +121,7 @@ def parse(text: str, source: str, base_dir: Path) -> Settings:
     for key in PLUGIN_TABLES:
         spec = data.pop(key, None)
         if spec is None:
-            raise ConfigError(f"{source}: missing table [{key}] (add one with use = \"...\"; run `inhouse plugins`)")
+            raise ConfigError(f'{source}: missing table [{key}] (add one with use = "..."; run `inhouse plugins`)')
         plugin_specs[key] = _spec(spec, key, source)
     for key in PLUGIN_MAPS:
         table = data.pop(key, {})

@@ -79,23 +79,31 @@ class Ingester:
             report.removed += len(gone)
         task = bar.add_task(f"{root}", total=len(todo)) if bar is not None else None
         done = 0
+
+        def advance(items: list[_Parsed]) -> None:
+            nonlocal done
+            for item in items:
+                done += 1
+                if bar is not None:
+                    bar.update(task, advance=1, description=item.source.path[-40:])
+                if cb is not None:
+                    cb(done, len(todo), item.source.path)
+
         batch: list[_Parsed] = []
         pending = 0
         for item in _prefetch(self._parse(src, stored) for src in todo):
             if item.status in ("failed", "skipped"):
                 getattr(report, item.status).append({"path": item.source.path, "reason": item.reason})
-            else:
-                batch.append(item)
-                pending += len(item.chunks)
-                if pending >= self.settings.batch_size:
-                    self._commit(batch, report)
-                    batch, pending = [], 0
-            done += 1
-            if bar is not None:
-                bar.update(task, advance=1, description=item.source.path[-40:])
-            if cb is not None:
-                cb(done, len(todo), item.source.path)
+                advance([item])
+                continue
+            batch.append(item)
+            pending += len(item.chunks)
+            if pending >= self.settings.batch_size:
+                self._commit(batch, report)
+                advance(batch)
+                batch, pending = [], 0
         self._commit(batch, report)
+        advance(batch)
 
     def _parse(self, src: Source, stored: dict[str, DocumentRecord]) -> _Parsed:
         status = "updated" if src.id in stored else "added"
@@ -104,7 +112,9 @@ class Ingester:
                 raise IngestError(src.error)
             limit = self.settings.max_file_mb * 1024 * 1024
             if src.size > limit:
-                raise IngestError(f"file is {src.size / 1048576:.1f} MB, over the {self.settings.max_file_mb:g} MB limit ([ingest] max_file_mb)")
+                raise IngestError(
+                    f"file is {src.size / 1048576:.1f} MB, over the {self.settings.max_file_mb:g} MB limit ([ingest] max_file_mb)"
+                )
             doc = parse(src.read(), src.path)
             chunks = self.chunker.split(doc, doc_id=src.id, source=src.path, acl=src.acl)
             if not chunks:

@@ -197,6 +197,9 @@ class Provider(Plugin):
         """Stream the reply to ``prompt``."""
         raise NotImplementedError
 
+    def warm_up(self) -> None:
+        """Load models or open connections ahead of the first request. Default: nothing."""
+
     def count_tokens(self, text: str) -> int:
         """Tokens ``text`` costs this model (a 4-characters-per-token estimate by default)."""
         return max(1, len(text) // 4)

@@ -45,9 +45,7 @@ def describe_installed() -> list[PluginInfo]:
     for kind in GROUPS:
         for name, ep in sorted(installed(kind).items()):
             dist = ep.dist
-            out.append(
-                PluginInfo(kind, name, dist.name if dist else "?", dist.version if dist else "?", ep.value)
-            )
+            out.append(PluginInfo(kind, name, dist.name if dist else "?", dist.version if dist else "?", ep.value))
     return out
 
 

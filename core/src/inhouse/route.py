@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,12 +31,14 @@ class Router:
         self.routing = routing
         self.factory = factory
         self._providers: dict[str, Provider] = {}
+        self._lock = threading.Lock()
 
     def provider(self, profile: str) -> Provider:
-        """The provider of one profile, built once."""
-        if profile not in self._providers:
-            self._providers[profile] = self.factory(profile)
-        return self._providers[profile]
+        """The provider of one profile, built once (thread-safe)."""
+        with self._lock:
+            if profile not in self._providers:
+                self._providers[profile] = self.factory(profile)
+            return self._providers[profile]
 
     def chain(self, use_case: str) -> list[str]:
         """The profiles of a use case; unknown use cases fall back to ``default``."""
@@ -74,9 +77,7 @@ class Router:
                 errors.append(f"{profile}: {exc}")
                 if started or not exc.retryable:
                     raise
-        raise ProviderError(
-            f"every provider of routing.{use_case} failed ({'; '.join(errors)})", retryable=True
-        )
+        raise ProviderError(f"every provider of routing.{use_case} failed ({'; '.join(errors)})", retryable=True)
 
     def close(self) -> None:
         """Close every provider built so far."""

@@ -38,7 +38,9 @@ class FilesystemConnector(Connector):
 
         path: ConfigPath
         include: list[str] = Field(default_factory=lambda: ["**/*"])
-        exclude: list[str] = Field(default_factory=list, description="added to the built-in exclusions (hidden files, node_modules, ...)")
+        exclude: list[str] = Field(
+            default_factory=list, description="added to the built-in exclusions (hidden files, node_modules, ...)"
+        )
         acl: list[str] = Field(default_factory=list, description="principals allowed to read these files; empty: everyone")
 
     residency = "local"

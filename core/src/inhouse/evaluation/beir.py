@@ -57,7 +57,7 @@ def evaluate(assistant: Any, folder: Path, split: str = "test", *, progress: boo
     results: dict[str, Any] = {}
     for method in METHODS:
         scores: dict[str, list[float]] = {"ndcg@10": [], "recall@100": [], "mrr@10": [], "ms": []}
-        for query, vector in zip(queries, vectors):
+        for query, vector in zip(queries, vectors, strict=True):
             t0 = time.perf_counter()
             hits = store.search(None if method == "bm25" else vector, query["text"], k=k, mode=method)
             scores["ms"].append((time.perf_counter() - t0) * 1000)
@@ -69,7 +69,14 @@ def evaluate(assistant: Any, folder: Path, split: str = "test", *, progress: boo
         results[method] = {m: float(np.mean(v)) for m, v in scores.items() if m != "ms"}
         results[method].update(p50_ms=percentile(scores["ms"], 50), p95_ms=percentile(scores["ms"], 95))
     store.close()
-    return {"dataset": folder.name, "split": split, "queries": len(queries), "documents": n_docs, "index_seconds": index_seconds, "methods": results}
+    return {
+        "dataset": folder.name,
+        "split": split,
+        "queries": len(queries),
+        "documents": n_docs,
+        "index_seconds": index_seconds,
+        "methods": results,
+    }
 
 
 def _index(assistant: Any, corpus_path: Path, progress: bool) -> tuple[Any, float, int]:
@@ -93,7 +100,7 @@ def _index(assistant: Any, corpus_path: Path, progress: bool) -> tuple[Any, floa
             for r in rows
         ]
         vectors = embedder.embed([c.embed_text() for c in chunks])
-        for chunk, vector in zip(chunks, vectors):
+        for chunk, vector in zip(chunks, vectors, strict=True):
             record = DocumentRecord(chunk.doc_id, chunk.source, "beir", chunk.title, digest, 0.0)
             store.upsert(record, [chunk], vector[None, :])
     store.flush()

@@ -18,7 +18,13 @@ from inhouse.errors import ConfigError
 from inhouse.store.sqlite import CATALOG_COLUMNS
 
 FILTER_FIELDS: dict[str, type] = {
-    "id": str, "doc_id": str, "source": str, "title": str, "heading": str, "page": int, "ordinal": int,
+    "id": str,
+    "doc_id": str,
+    "source": str,
+    "title": str,
+    "heading": str,
+    "page": int,
+    "ordinal": int,
 }
 _CACHE_SIZE = 256
 
@@ -38,8 +44,7 @@ class Catalog:
         cols = list(zip(*rows, strict=True)) if rows else [()] * (len(CATALOG_COLUMNS) + 1)
         self.columns = {name: cols[i + 1] for i, name in enumerate(CATALOG_COLUMNS) if name != "acl"}
         parsed: dict[str, list[str]] = {"[]": []}  # ACL strings repeat: parse each distinct one once
-        acls = [parsed[a] if a in parsed else parsed.setdefault(a, json.loads(a))
-                for a in cols[CATALOG_COLUMNS.index("acl") + 1]]
+        acls = [parsed[a] if a in parsed else parsed.setdefault(a, json.loads(a)) for a in cols[CATALOG_COLUMNS.index("acl") + 1]]
         self.public = np.fromiter((not a for a in acls), dtype=bool, count=n)
         members: dict[str, list[int]] = defaultdict(list)
         for i, acl in enumerate(acls):

@@ -50,8 +50,9 @@ def normalise(x: np.ndarray, how: Literal["minmax", "zscore"]) -> np.ndarray:
     return (x - x.mean()) / std if std > 0 else np.zeros_like(x)
 
 
-def convex(ranked: list[np.ndarray], dense: Scorer, bm25: Scorer, alpha: float,
-           how: Literal["minmax", "zscore"]) -> tuple[np.ndarray, np.ndarray]:
+def convex(
+    ranked: list[np.ndarray], dense: Scorer, bm25: Scorer, alpha: float, how: Literal["minmax", "zscore"]
+) -> tuple[np.ndarray, np.ndarray]:
     """``alpha * norm(dense) + (1 - alpha) * norm(bm25)`` over the union of candidates."""
     pos = union(*ranked)
     if not len(pos):
@@ -60,8 +61,9 @@ def convex(ranked: list[np.ndarray], dense: Scorer, bm25: Scorer, alpha: float,
     return _sorted(pos, score)
 
 
-def fuse(method: Fusion, ranked: list[np.ndarray], dense: Scorer, bm25: Scorer, *, alpha: float = 0.5,
-         rrf_k: int = 60) -> tuple[np.ndarray, np.ndarray]:
+def fuse(
+    method: Fusion, ranked: list[np.ndarray], dense: Scorer, bm25: Scorer, *, alpha: float = 0.5, rrf_k: int = 60
+) -> tuple[np.ndarray, np.ndarray]:
     """Fuse [dense, bm25] best-first candidate lists with ``method``: (positions, scores), best first.
 
     ``alpha`` is the weight of dense (0.5: both equal), for every method.

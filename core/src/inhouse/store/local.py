@@ -78,7 +78,8 @@ class LocalStore(Store):
         if (model not in (None, model_id) or dim not in (None, dimension)) and self.count():
             raise ConfigError(
                 f"The index at {self.directory} was built with embedder {model or 'unknown'!r} ({dim}-d) "
-                f"but the configuration uses {model_id!r} ({dimension}-d): {REBUILD_HINT}.")
+                f"but the configuration uses {model_id!r} ({dimension}-d): {REBUILD_HINT}."
+            )
         if (model, dim) != (model_id, dimension):
             self._records.set_embedder(model_id, dimension)
 
@@ -98,8 +99,9 @@ class LocalStore(Store):
             if dim is None or (dim != vecs.shape[1] and not self.count()):
                 self._records.set_embedder(None, vecs.shape[1])
             elif dim != vecs.shape[1]:
-                raise ConfigError(f"The index at {self.directory} holds {dim}-d vectors, these are "
-                                  f"{vecs.shape[1]}-d: {REBUILD_HINT}.")
+                raise ConfigError(
+                    f"The index at {self.directory} holds {dim}-d vectors, these are {vecs.shape[1]}-d: {REBUILD_HINT}."
+                )
             norms = np.linalg.norm(vecs, axis=1, keepdims=True)
             vecs = vecs / np.where(norms > 0, norms, 1)
         self._records.upsert(doc, chunks, vecs)
@@ -129,8 +131,15 @@ class LocalStore(Store):
         found = self._records.chunks_by_id(ids)
         return [found[i] for i in ids if i in found]
 
-    def search(self, vector: np.ndarray | None, query: str, k: int = 5, acl: Sequence[str] | None = None,
-               filters: dict[str, Any] | None = None, mode: SearchMode = "hybrid") -> list[Hit]:
+    def search(
+        self,
+        vector: np.ndarray | None,
+        query: str,
+        k: int = 5,
+        acl: Sequence[str] | None = None,
+        filters: dict[str, Any] | None = None,
+        mode: SearchMode = "hybrid",
+    ) -> list[Hit]:
         """The ``k`` best visible chunks, best first (see ``Store.search``).
 
         ``Hit.score`` is the fused score (the cosine in "dense" mode, raw BM25 in "bm25" mode),
@@ -155,8 +164,9 @@ class LocalStore(Store):
             if mask is not None and not mask.any():
                 return []
             cfg: LocalStore.Config = self.config  # type: ignore[assignment]
-            r = rank(state, q, tokens, k, mask, mode, fusion=cfg.fusion, candidates=cfg.candidates,
-                     alpha=cfg.alpha, rrf_k=cfg.rrf_k)
+            r = rank(
+                state, q, tokens, k, mask, mode, fusion=cfg.fusion, candidates=cfg.candidates, alpha=cfg.alpha, rrf_k=cfg.rrf_k
+            )
             pks = state.snapshot.pks[r.positions].tolist()
             rows = self._records.chunks_by_pk(pks)
             if len(rows) == len(pks):
@@ -166,8 +176,14 @@ class LocalStore(Store):
             chunk = rows.get(pk)
             if chunk is None or not visible(chunk.acl, acl):
                 continue
-            hits.append(Hit(chunk, float(r.scores[i]), None if r.dense is None else float(r.dense[i]),
-                            None if r.bm25 is None else float(r.bm25[i])))
+            hits.append(
+                Hit(
+                    chunk,
+                    float(r.scores[i]),
+                    None if r.dense is None else float(r.dense[i]),
+                    None if r.bm25 is None else float(r.bm25[i]),
+                )
+            )
         return hits
 
     def _query_vector(self, vector: np.ndarray | None, state: State) -> np.ndarray | None:
@@ -176,8 +192,9 @@ class LocalStore(Store):
         q = np.asarray(vector, dtype=np.float32).reshape(-1)
         dim = state.snapshot.vectors.shape[1]
         if state.snapshot.dense is not None and q.shape[0] != dim:
-            raise ConfigError(f"The query vector is {q.shape[0]}-d but the index at {self.directory} "
-                              f"holds {dim}-d vectors: {REBUILD_HINT}.")
+            raise ConfigError(
+                f"The query vector is {q.shape[0]}-d but the index at {self.directory} holds {dim}-d vectors: {REBUILD_HINT}."
+            )
         norm = float(np.linalg.norm(q))
         return q / norm if norm > 0 else q
 

@@ -83,8 +83,19 @@ def bm25_scores(snap: Snapshot, tokens: list[str]) -> np.ndarray:
     return np.asarray(snap.bm25.get_scores_from_ids(ids), dtype=np.float32)
 
 
-def rank(state: State, q: np.ndarray | None, tokens: list[str], k: int, mask: np.ndarray | None,
-         mode: SearchMode, *, fusion: Fusion, candidates: int, alpha: float, rrf_k: int) -> Ranked:
+def rank(
+    state: State,
+    q: np.ndarray | None,
+    tokens: list[str],
+    k: int,
+    mask: np.ndarray | None,
+    mode: SearchMode,
+    *,
+    fusion: Fusion,
+    candidates: int,
+    alpha: float,
+    rrf_k: int,
+) -> Ranked:
     """Rank the allowed rows for ``mode``; returns at most ``k`` positions."""
     snap = state.snapshot
     use_dense = mode != "bm25" and q is not None and snap.dense is not None

@@ -61,8 +61,9 @@ class Tokenizer:
 
     def query(self, text: str) -> list[str]:
         """Tokenise one query into (stemmed) token strings."""
-        return bm25s.tokenize([text], stopwords=self.stopwords or [], stemmer=self._stemmer(),
-                              return_ids=False, show_progress=False)[0]
+        return bm25s.tokenize(
+            [text], stopwords=self.stopwords or [], stemmer=self._stemmer(), return_ids=False, show_progress=False
+        )[0]
 
 
 @dataclass
@@ -88,8 +89,9 @@ def _vectors_of(index: faiss.IndexFlatIP | None) -> np.ndarray:
     return faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
 
 
-def build(generation: int, pks: np.ndarray, texts: list[str], vectors: np.ndarray,
-          params: dict[str, Any], tokenizer: Tokenizer) -> Snapshot:
+def build(
+    generation: int, pks: np.ndarray, texts: list[str], vectors: np.ndarray, params: dict[str, Any], tokenizer: Tokenizer
+) -> Snapshot:
     """Build the FAISS and BM25 indexes from rows read out of SQLite."""
     dense = None
     if vectors.size:
@@ -132,9 +134,14 @@ def save(snap: Snapshot, root: Path) -> Path:
         if snap.bm25 is not None:
             snap.bm25.save(tmp / "bm25", show_progress=False)
         files = sorted(p for p in tmp.rglob("*") if p.is_file())
-        manifest = {"format": FORMAT, "generation": snap.generation, "rows": snap.size,
-                    "dim": int(snap.vectors.shape[1]), "params": snap.params,
-                    "files": {p.relative_to(tmp).as_posix(): [p.stat().st_size, _crc(p)] for p in files}}
+        manifest = {
+            "format": FORMAT,
+            "generation": snap.generation,
+            "rows": snap.size,
+            "dim": int(snap.vectors.shape[1]),
+            "params": snap.params,
+            "files": {p.relative_to(tmp).as_posix(): [p.stat().st_size, _crc(p)] for p in files},
+        }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
         for p in [*files, tmp / "manifest.json", *(d for d in tmp.rglob("*") if d.is_dir()), tmp]:
             _fsync(p)
@@ -177,11 +184,14 @@ def load(root: Path, generation: int, params: dict[str, Any]) -> Snapshot | None
         dense = faiss.read_index(str(d / "dense.faiss")) if "dense.faiss" in m["files"] else None
         bm25 = None
         if any(k.startswith("bm25/") for k in m["files"]):
-            bm25 = bm25s.BM25.load(d / "bm25", mmap=False, allow_pickle=False, load_corpus=False,
-                                   show_progress=False)
+            bm25 = bm25s.BM25.load(d / "bm25", mmap=False, allow_pickle=False, load_corpus=False, show_progress=False)
         rows = m["rows"]
-        if pks.shape != (rows,) or (dense is not None and (dense.ntotal != rows or dense.d != m["dim"])) or (
-                dense is None and rows) or (bm25 is not None and bm25.scores["num_docs"] != rows):
+        if (
+            pks.shape != (rows,)
+            or (dense is not None and (dense.ntotal != rows or dense.d != m["dim"]))
+            or (dense is None and rows)
+            or (bm25 is not None and bm25.scores["num_docs"] != rows)
+        ):
             raise ValueError("row counts disagree")
         return Snapshot(generation, pks, dense, _vectors_of(dense), bm25, params)
     except Exception as e:  # any damage means: rebuild from SQLite

@@ -48,8 +48,18 @@ _CHUNK_COLUMNS = "pk, id, doc_id, ordinal, source, title, heading, page, acl, te
 def row_to_chunk(row: Sequence[Any]) -> Chunk:
     """Build a ``Chunk`` from a row selected as ``_CHUNK_COLUMNS``."""
     _, cid, doc_id, ordinal, source, title, heading, page, acl, text, meta = row
-    return Chunk(id=cid, doc_id=doc_id, source=source, title=title, text=text, heading=heading,
-                 page=page, acl=tuple(json.loads(acl)), ordinal=ordinal, meta=json.loads(meta))
+    return Chunk(
+        id=cid,
+        doc_id=doc_id,
+        source=source,
+        title=title,
+        text=text,
+        heading=heading,
+        page=page,
+        acl=tuple(json.loads(acl)),
+        ordinal=ordinal,
+        meta=json.loads(meta),
+    )
 
 
 class Records:
@@ -71,8 +81,10 @@ class Records:
             db.execute("INSERT OR IGNORE INTO meta VALUES ('generation', 0)")
             schema = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0]
         if int(schema) > SCHEMA_VERSION:
-            raise ConfigError(f"The index at {path} was written by a newer inhouse (schema {schema}); "
-                              "upgrade inhouse or re-ingest with `inhouse ingest --rebuild`.")
+            raise ConfigError(
+                f"The index at {path} was written by a newer inhouse (schema {schema}); "
+                "upgrade inhouse or re-ingest with `inhouse ingest --rebuild`."
+            )
 
     def _connect(self, timeout: float) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
@@ -143,21 +155,41 @@ class Records:
     def upsert(self, doc: DocumentRecord, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Replace ``doc`` and all its chunks in one durable transaction."""
         blobs = [np.ascontiguousarray(v, dtype="<f4").tobytes() for v in vectors]
-        rows = [(c.id, doc.id, c.ordinal, c.source, c.title, c.heading, c.page, json.dumps(list(c.acl)),
-                 c.text, json.dumps(c.meta, ensure_ascii=False), b) for c, b in zip(chunks, blobs, strict=True)]
+        rows = [
+            (
+                c.id,
+                doc.id,
+                c.ordinal,
+                c.source,
+                c.title,
+                c.heading,
+                c.page,
+                json.dumps(list(c.acl)),
+                c.text,
+                json.dumps(c.meta, ensure_ascii=False),
+                b,
+            )
+            for c, b in zip(chunks, blobs, strict=True)
+        ]
         with self.write() as db:
             db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc.id,))
-            db.execute("INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-                       "source=excluded.source, root=excluded.root, title=excluded.title, "
-                       "hash=excluded.hash, modified=excluded.modified, acl=excluded.acl",
-                       (doc.id, doc.source, doc.root, doc.title, doc.hash, doc.modified,
-                        json.dumps(list(doc.acl))))
+            db.execute(
+                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                "source=excluded.source, root=excluded.root, title=excluded.title, "
+                "hash=excluded.hash, modified=excluded.modified, acl=excluded.acl",
+                (doc.id, doc.source, doc.root, doc.title, doc.hash, doc.modified, json.dumps(list(doc.acl))),
+            )
             try:
-                db.executemany("INSERT INTO chunks (id, doc_id, ordinal, source, title, heading, page, acl, "
-                               "text, meta, vector) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+                db.executemany(
+                    "INSERT INTO chunks (id, doc_id, ordinal, source, title, heading, page, acl, "
+                    "text, meta, vector) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    rows,
+                )
             except sqlite3.IntegrityError as e:
-                raise IngestError(f"chunk ids of {doc.source!r} collide with another document's ({e}); "
-                                  "chunk ids must be unique across the index") from e
+                raise IngestError(
+                    f"chunk ids of {doc.source!r} collide with another document's ({e}); "
+                    "chunk ids must be unique across the index"
+                ) from e
             self._bump(db)
 
     def delete(self, doc_ids: Sequence[str]) -> int:

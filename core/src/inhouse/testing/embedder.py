@@ -36,7 +36,9 @@ class EmbedderTests(PluginContract):
     def test_meaning_is_captured(self, embedder: Embedder) -> None:
         """A paraphrase must be closer than an unrelated text; if not, the model is not loaded right."""
         q = embedder.embed_query("how many vacation days do employees get")
-        docs = embedder.embed(["Staff receive 25 days of paid annual leave per year.", "The server room is cooled to 18 degrees."])
+        docs = embedder.embed(
+            ["Staff receive 25 days of paid annual leave per year.", "The server room is cooled to 18 degrees."]
+        )
         assert float(docs[0] @ q) > float(docs[1] @ q)
 
     def test_model_id(self, embedder: Embedder) -> None:

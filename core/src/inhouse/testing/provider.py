@@ -52,7 +52,9 @@ class ProviderTests(PluginContract):
         """Pass ``prompt.max_tokens`` to the model; a tiny budget must give a short reply."""
         if "text" not in provider.capabilities:
             pytest.skip("not a text provider")
-        prompt = Prompt(system="Write at length.", messages=[{"role": "user", "content": "Describe the sea in detail."}], max_tokens=5)
+        prompt = Prompt(
+            system="Write at length.", messages=[{"role": "user", "content": "Describe the sea in detail."}], max_tokens=5
+        )
         usage = [i for i in provider.generate(prompt) if isinstance(i, Usage)]
         if usage:
             assert usage[0].output_tokens <= 8

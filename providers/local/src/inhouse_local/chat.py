@@ -244,6 +244,14 @@ class LocalChat(Provider):
             self._run_lock.release()
         yield Usage(input_tokens=len(tokens), output_tokens=counter.sampled)
 
+    def warm_up(self) -> None:
+        """Load (and, the first time, requantize) the model now."""
+        self._load()
+
+    def check(self) -> str:
+        """The GGUF file must exist; loads nothing."""
+        return str(self._source_path())
+
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` for this model once it is loaded; a 4-characters estimate before."""
         if self._llama is None:

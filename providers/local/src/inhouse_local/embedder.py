@@ -69,6 +69,10 @@ class MiniLMEmbedder(Embedder):
         self._model: Any = None
         self._lock = threading.Lock()
 
+    def check(self) -> str:
+        """The model directory must exist; loads nothing."""
+        return str(self._model_dir())
+
     def _model_dir(self) -> Path:
         if self.config.model is None:
             return bundled_model_dir()
