@@ -86,7 +86,7 @@ def bench_embed(args: argparse.Namespace) -> None:
     for batch in (int(b) for b in args.batch.split(",")):
         emb = MiniLMEmbedder(MiniLMEmbedder.Config(batch_size=batch, threads=args.threads))
         t = time.perf_counter()
-        emb.embed(chunks[:4])
+        emb.embed(chunks[: max(batch, 32)])  # load, and warm the kernels for full batches
         load = time.perf_counter() - t
         t = time.perf_counter()
         emb.embed(chunks)
