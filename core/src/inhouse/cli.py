@@ -107,6 +107,8 @@ def _print_sources(answer: Answer) -> None:
         out.print("\n[bold]Sources[/]")
         for c in answer.citations:
             out.print(f" [{c.n}] {c.label()}", highlight=False, markup=False)
+            excerpt = " ".join(c.text.split())
+            out.print(f"     {excerpt[:240]}{'…' if len(excerpt) > 240 else ''}", style="dim", highlight=False, markup=False)
     meta = f"{answer.provider or 'no model'} · {answer.timings.get('total_ms', 0) / 1000:.1f}s"
     out.print(f"[dim]{meta}[/]")
 
