@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -59,3 +60,9 @@ def assistant(tmp_path_factory: pytest.TempPathFactory):
     assert not report.failed, report.failed
     yield a
     a.close()
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A seeded random generator (the store tests draw unit vectors from it)."""
+    return np.random.default_rng(42)
