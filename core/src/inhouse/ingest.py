@@ -62,7 +62,7 @@ class Ingester:
         return report
 
     def _one(self, connector: Connector, report: IngestReport, bar: Progress | None, cb: ProgressCallback | None) -> None:
-        root = str(getattr(connector, "root", connector.name))
+        root = str(connector.root)
         stored = self.store.documents(root)
         sources = list(connector.fetch())  # an unreachable root raises here, before anything is removed
         seen = {s.id for s in sources}

@@ -73,7 +73,16 @@ class Plugin:
 
 
 class Connector(Plugin):
-    """Finds sources. ``fetch`` yields every current source; the ingester works out what changed."""
+    """Finds sources. ``fetch`` yields every current source; the ingester works out what changed.
+
+    Every ``Source`` it yields carries ``root == str(connector.root)``: the ingester compares
+    what is stored under that root with what ``fetch`` found, to remove deleted items.
+    """
+
+    @property
+    def root(self) -> str | Path:
+        """Where this connector reads from (default: its profile name)."""
+        return self.name
 
     def fetch(self, since: float | None = None) -> Iterator[Source]:
         """Yield the sources (all of them when ``since`` is None, else those modified after it)."""

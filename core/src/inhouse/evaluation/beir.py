@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from rich.progress import track
 
+from inhouse import registry
 from inhouse.errors import ConfigError
 from inhouse.evaluation.metrics import mrr_at, ndcg_at, percentile, recall_at
 from inhouse.plugins import DocumentRecord
@@ -84,8 +85,6 @@ def _index(assistant: Any, corpus_path: Path, progress: bool) -> tuple[Any, floa
     embedder = assistant.embedder
     spec = dict(assistant.settings.store)
     spec["path"] = str(assistant.home / "eval" / f"{corpus_path.parent.name}-{digest}-{embedder.model_id.replace('/', '_')}")
-    from inhouse import registry
-
     store = registry.build("stores", spec, "store", home=assistant.home, base_dir=assistant.settings.base_dir)
     corpus = read_jsonl(corpus_path)
     if store.count() == len(corpus):
