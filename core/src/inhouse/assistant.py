@@ -6,16 +6,20 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from inhouse import config as config_mod
-from inhouse import registry
+from inhouse import registry, usecase
 from inhouse.answer import NOT_FOUND, build_prompt, cite, is_refusal
+from inhouse.errors import ProviderError
 from inhouse.ingest import Ingester, ProgressCallback
-from inhouse.plugins import Connector, Embedder, Provider, SearchMode, Store
+from inhouse.ledger import Call, Ledger, PriceTable
+from inhouse.plugins import Artifact, Connector, Embedder, Prompt, Provider, SearchMode, Store
 from inhouse.route import Router, RouteResult
-from inhouse.types import Answer, Hit, IngestReport
+from inhouse.types import Answer, Hit, IngestReport, Usage
+from inhouse.usecase import LanguageDetector
 
 PathsOrConnector = str | os.PathLike[str] | Connector | Iterable[str | os.PathLike[str]] | None
 History = Sequence[dict[str, str]] | Sequence[tuple[str, str]]
@@ -39,7 +43,18 @@ class Assistant:
         self._embedder: Embedder | None = None
         self._store: Store | None = None
         self._embedder_checked = False
-        self.router = Router(settings.core.routing, self._build_provider)
+        self._ledger: Ledger | None = None
+        self.languages = LanguageDetector()
+        core = settings.core
+        self.router = Router(
+            core.routing,
+            settings.providers,
+            self._build_provider,
+            self._provider_class,
+            core.router,
+            PriceTable(core.prices),
+            lambda: self.ledger,
+        )
 
     @classmethod
     def from_config(cls, path: str | os.PathLike[str] | None = None, home: str | os.PathLike[str] | None = None) -> Assistant:
@@ -70,6 +85,40 @@ class Assistant:
 
     def _build_provider(self, profile: str) -> Provider:
         return self._build("providers", self.settings.providers[profile], f"providers.{profile}")
+
+    def _provider_class(self, profile: str) -> type[Provider]:
+        where = f"{self.settings.source}: providers.{profile}.use"
+        return registry.load_class("providers", self.settings.providers[profile]["use"], where)  # type: ignore[return-value]
+
+    @property
+    def ledger(self) -> Ledger:
+        """The usage ledger (``<home>/usage.sqlite3``): every model call with tokens and cost."""
+        with self._lock:
+            if self._ledger is None:
+                self._ledger = Ledger(self.home / "usage.sqlite3")
+            return self._ledger
+
+    def _record_embedding(self, before: Usage, started: float, user: str = "") -> None:
+        """Ledger row for text an embedder sent to a remote model (local embedders send nothing)."""
+        embedder = self.embedder
+        if embedder.residency == "local":
+            return
+        sent = Usage(input_tokens=embedder.usage.input_tokens - before.input_tokens)
+        model = embedder.model_id
+        self.ledger.record(
+            Call(
+                kind="embed",
+                profile="embedder",
+                plugin=self.settings.embedder["use"],
+                model=model,
+                residency=embedder.residency,
+                ok=True,
+                usage=sent,
+                user=user,
+                cost_usd=self.router.prices.cost(model, sent, embedder.residency),
+                ms=(time.perf_counter() - started) * 1000,
+            )
+        )
 
     def _check_embedder(self, dimension: int | None = None) -> None:
         """Once per assistant: the store refuses vectors from a different embedder."""
@@ -108,7 +157,11 @@ class Assistant:
             self.store.reset()
         self._check_embedder()
         ingester = Ingester(self.embedder, self.store, self.settings.core.ingest)
-        return ingester.run(connectors, show_progress=progress, on_progress=on_progress)
+        before, started = replace(self.embedder.usage), time.perf_counter()
+        try:
+            return ingester.run(connectors, show_progress=progress, on_progress=on_progress)
+        finally:
+            self._record_embedding(before, started)
 
     # retrieve ----------------------------------------------------------------------------
 
@@ -124,8 +177,11 @@ class Assistant:
         """The ``k`` best passages for ``query`` that ``user`` may read (at most
         ``[retrieval] per_document`` from any one document, when set)."""
         mode = mode or self.settings.core.retrieval.mode  # type: ignore[assignment]
-        vector = None if mode == "bm25" else self.embedder.embed_query(query)
-        if vector is not None:
+        vector = None
+        if mode != "bm25":
+            before, started = replace(self.embedder.usage), time.perf_counter()
+            vector = self.embedder.embed_query(query)
+            self._record_embedding(before, started, user or "")
             self._check_embedder(len(vector))
         acl = [user] if user else None
         per_doc = self.settings.core.retrieval.per_document
@@ -145,53 +201,116 @@ class Assistant:
 
     # answer ------------------------------------------------------------------------------
 
-    def ask(self, question: str, user: str | None = None, history: History = (), mode: str | None = None) -> Answer:
-        """Answer ``question`` from the documents ``user`` may read, with citations."""
+    def ask(
+        self,
+        question: str,
+        user: str | None = None,
+        history: History = (),
+        mode: str | None = None,
+        images: Sequence[bytes] = (),
+    ) -> Answer:
+        """Answer ``question`` from the documents ``user`` may read, with citations.
+
+        ``mode`` picks a use case of ``[routing]`` (``reasoning``, ``multilingual``, ``image``,
+        ``private``, ...); None or ``auto`` lets the router choose. ``images`` go to an
+        image-to-image model."""
         answer = None
-        for item in self.stream(question, user=user, history=history, mode=mode):
+        for item in self.stream(question, user=user, history=history, mode=mode, images=images):
             if isinstance(item, Answer):
                 answer = item
         assert answer is not None
         return answer
 
     def stream(
-        self, question: str, user: str | None = None, history: History = (), mode: str | None = None
+        self,
+        question: str,
+        user: str | None = None,
+        history: History = (),
+        mode: str | None = None,
+        images: Sequence[bytes] = (),
     ) -> Iterator[str | Answer]:
         """Yield the answer's text as it is generated, then the final ``Answer``."""
         t0 = time.perf_counter()
-        settings = self.settings.core
-        hits = self.search(question, k=settings.retrieval.k, user=user)
-        t_retrieved = time.perf_counter()
-        timings = {"retrieval_ms": (t_retrieved - t0) * 1000}
+        core = self.settings.core
+        choice = usecase.choose(question, mode, core.routing, core.router, self.languages, has_images=bool(images))
+        result = RouteResult(
+            use_case=choice.use_case,
+            chain=self.router.chain(choice.use_case),
+            reason=choice.reason,
+            language=choice.language,
+            user=user or "",
+        )
+        if choice.use_case == "image":
+            yield self._image(question, images, result, t0)
+            return
+        # A private question is not even embedded by a model outside private_residency: BM25 only.
+        keep_in = choice.use_case == "private" and self.embedder.residency not in core.router.private_residency
+        hits = self.search(question, k=core.retrieval.k, user=user, mode="bm25" if keep_in else None)
+        timings = {"retrieval_ms": (time.perf_counter() - t0) * 1000}
         best = max((h.dense for h in hits if h.dense is not None), default=None)
-        use_case = mode or "default"
-        if not hits or (best is not None and best < settings.retrieval.min_similarity):
+        # The similarity threshold is calibrated on English: a question in another language
+        # is left to the model's own "not found" (a multilingual embedder is the real fix).
+        calibrated = choice.use_case != "multilingual"
+        if not hits or (calibrated and best is not None and best < core.retrieval.min_similarity):
             timings["first_token_ms"] = timings["total_ms"] = (time.perf_counter() - t0) * 1000
             yield NOT_FOUND
-            yield Answer(NOT_FOUND, [], True, None, timings=timings)
+            yield Answer(NOT_FOUND, [], True, None, timings=timings, route=result.route(), cost_usd=0.0)
             return
-        context = hits[: settings.answer.context_passages]
-        prompt = build_prompt(question, context, _as_messages(history), settings.answer)
-        result = RouteResult(use_case=use_case, chain=self.router.chain(use_case))
+        context = hits[: core.answer.context_passages]
+        prompt = build_prompt(question, context, _as_messages(history), core.answer)
         pieces: list[str] = []
-        for piece in self.router.generate(use_case, prompt, result):
+        for piece in self.router.generate(prompt, result):
             if not pieces:
                 timings["first_token_ms"] = (time.perf_counter() - t0) * 1000
             pieces.append(piece)
             yield piece
         timings["total_ms"] = (time.perf_counter() - t0) * 1000
         raw = "".join(pieces).strip()
-        if is_refusal(raw):
-            yield Answer(NOT_FOUND, [], True, result.provider, result.usage, timings, result.attempts)
-            return
-        text, citations = cite(raw, context)
-        yield Answer(text, citations, False, result.provider, result.usage, timings, result.attempts)
+        text, citations, abstained = (NOT_FOUND, [], True) if is_refusal(raw) else (*cite(raw, context), False)
+        yield Answer(
+            text,
+            citations,
+            abstained,
+            result.provider,
+            result.usage,
+            timings,
+            result.attempts,
+            route=result.route(),
+            cost_usd=result.cost_usd,
+        )
+
+    def _image(self, question: str, images: Sequence[bytes], result: RouteResult, t0: float) -> Answer:
+        """An image request: no retrieval (documents never reach the image model)."""
+        prompt = Prompt(system="", messages=[{"role": "user", "content": question}], images=[_as_image(b) for b in images])
+        try:
+            text = "".join(self.router.generate(prompt, result, need="image"))
+        except ProviderError as exc:
+            if exc.code != "content-filtered":
+                raise
+            text = str(exc)
+        if result.artifacts and not text:
+            text = f"Here is the image ({result.provider})." if len(result.artifacts) == 1 else "Here are the images."
+        total = (time.perf_counter() - t0) * 1000
+        return Answer(
+            text,
+            [],
+            not result.artifacts,
+            result.provider,
+            result.usage,
+            {"first_token_ms": total, "total_ms": total},
+            result.attempts,
+            route=result.route(),
+            artifacts=result.artifacts,
+            cost_usd=result.cost_usd,
+        )
 
     def warm_up(self, mode: str | None = None) -> None:
         """Load the embedder, the index and the first provider of ``mode``'s chain now, so the
         first question does not wait for them (the chat calls it while you type)."""
         self.embedder.embed_query("warm up")
         self.store.search(None, "warm up", k=1, mode="bm25")
+        if "multilingual" in self.settings.core.routing:
+            self.languages.load()
         chain = self.router.chain(mode or "default")
         if chain:
             self.router.provider(chain[0]).warm_up()
@@ -199,16 +318,22 @@ class Assistant:
     def close(self) -> None:
         """Release the models and the store."""
         self.router.close()
-        for plugin in (self._embedder, self._store):
+        for plugin in (self._embedder, self._store, self._ledger):
             if plugin is not None:
                 plugin.close()
-        self._embedder = self._store = None
+        self._embedder = self._store = self._ledger = None
 
     def __enter__(self) -> Assistant:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _as_image(data: bytes) -> Artifact:
+    kinds = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"RIFF": "image/webp"}
+    mime = next((m for magic, m in kinds.items() if data.startswith(magic)), "application/octet-stream")
+    return Artifact(data=bytes(data), mime=mime)
 
 
 def _as_messages(history: History) -> list[dict[str, str]]:

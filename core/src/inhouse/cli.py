@@ -109,29 +109,68 @@ def _print_sources(answer: Answer) -> None:
             out.print(f" [{c.n}] {c.label()}", highlight=False, markup=False)
             excerpt = " ".join(c.text.split())
             out.print(f"     {excerpt[:240]}{'…' if len(excerpt) > 240 else ''}", style="dim", highlight=False, markup=False)
-    meta = f"{answer.provider or 'no model'} · {answer.timings.get('total_ms', 0) / 1000:.1f}s"
-    out.print(f"[dim]{meta}[/]")
+    out.print(f"[dim]{escape(_meta_line(answer))}[/]", highlight=False)
+
+
+def _meta_line(answer: Answer) -> str:
+    """Who answered, where the data went, tokens, cost and time; and any fallback."""
+    route = answer.route
+    parts = [answer.provider or "no model"]
+    if route.get("residency"):
+        parts.append(route["residency"])
+    if route.get("use_case") and route["use_case"] != "default":
+        parts.append(f"{route['use_case']} ({route.get('reason', '')})")
+    if answer.usage.input_tokens or answer.usage.output_tokens:
+        parts.append(f"{answer.usage.input_tokens}+{answer.usage.output_tokens} tokens")
+    if answer.cost_usd:
+        parts.append(f"${answer.cost_usd:.4f}")
+    parts.append(f"{answer.timings.get('total_ms', 0) / 1000:.1f}s")
+    failed = [a["profile"] for a in answer.attempts if not a["ok"]]
+    if route.get("fallback") or failed:
+        parts.append(f"fallback after {', '.join(failed) or 'skipped profiles'}")
+    return " · ".join(parts)
+
+
+def _save_artifacts(answer: Answer, target: Path | None) -> None:
+    """Write images to ``target`` (a file for one image, else numbered files next to it)."""
+    for n, artifact in enumerate(answer.artifacts, 1):
+        suffix = "." + artifact.mime.rsplit("/", 1)[-1]
+        base = target or Path(f"inhouse-image{suffix}")
+        path = base if len(answer.artifacts) == 1 else base.with_name(f"{base.stem}-{n}{base.suffix or suffix}")
+        path.write_bytes(artifact.data)
+        out.print(f"image written to {path} ({len(artifact.data)} bytes, seed {artifact.meta.get('seed', '?')})", highlight=False)
+
+
+ModeOpt = Annotated[
+    str | None,
+    typer.Option(help="use case from [routing]: default, reasoning, multilingual, image, private (default: chosen per question)"),
+]
 
 
 @app.command()
 def ask(
     question: str,
     user: UserOpt = None,
-    mode: Annotated[str | None, typer.Option(help="use case from [routing] (default: default)")] = None,
+    mode: ModeOpt = None,
+    image: Annotated[Path | None, typer.Option(help="an input image for image-to-image")] = None,
+    save: Annotated[Path | None, typer.Option("--out", help="where to write generated images")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Answer QUESTION from the documents, with citations."""
+    """Answer QUESTION from the documents, with citations (or make an image, in image mode)."""
+    images = [image.read_bytes()] if image else []
     with _assistant() as assistant:
         if as_json:
-            _print_json(assistant.ask(question, user=user, mode=mode).to_dict())
-            return
-        answer = _stream(assistant, question, user, [], mode)
-    _print_sources(answer)
+            answer = assistant.ask(question, user=user, mode=mode, images=images)
+            _print_json(answer.to_dict())
+        else:
+            answer = _stream(assistant, question, user, [], mode, images)
+            _print_sources(answer)
+    _save_artifacts(answer, save)
 
 
-def _stream(assistant, question: str, user: str | None, history: list, mode: str | None) -> Answer:
+def _stream(assistant, question: str, user: str | None, history: list, mode: str | None, images: list[bytes] = ()) -> Answer:
     answer = None
-    for item in assistant.stream(question, user=user, history=history, mode=mode):
+    for item in assistant.stream(question, user=user, history=history, mode=mode, images=images):
         if isinstance(item, Answer):
             answer = item
         else:
@@ -143,7 +182,7 @@ def _stream(assistant, question: str, user: str | None, history: list, mode: str
 
 
 @app.command()
-def chat(user: UserOpt = None, mode: Annotated[str | None, typer.Option(help="use case")] = None) -> None:
+def chat(user: UserOpt = None, mode: ModeOpt = None) -> None:
     """An interactive chat in the terminal (empty line or Ctrl-D to leave)."""
     with _assistant() as assistant:
         threading.Thread(target=assistant.warm_up, args=(mode,), daemon=True, name="inhouse-warm-up").start()
@@ -159,7 +198,51 @@ def chat(user: UserOpt = None, mode: Annotated[str | None, typer.Option(help="us
                 break
             answer = _stream(assistant, question, user, history, mode)
             _print_sources(answer)
+            _save_artifacts(answer, None)
             history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+
+
+@app.command()
+def usage(
+    by: Annotated[str, typer.Option(help="group by model, profile, use_case, user, day or residency")] = "model",
+    since: Annotated[str | None, typer.Option(help="7d, 24h, 30m or a date (2026-11-01); default: everything")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Model calls, tokens and estimated cost from the usage ledger."""
+    from inhouse.config import home_path
+    from inhouse.ledger import Ledger, parse_since
+
+    path = home_path(state.home) / "usage.sqlite3"
+    rows = []
+    if path.exists():
+        ledger = Ledger(path)
+        rows = ledger.summary(by=by, since=parse_since(since))
+        ledger.close()
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        out.print(f"no model calls recorded in {path}")
+        return
+    table = Table(title="usage")
+    table.add_column(by, overflow="fold")
+    for name in ("residency", "calls", "failed", "tokens in", "tokens out", "images", "cost (USD)"):
+        table.add_column(name, justify="left" if name == "residency" else "right", no_wrap=True)
+    for r in rows:
+        cost = f"{r['cost_usd']:.4f}" + (f" (+{r['unpriced_calls']} unpriced)" if r["unpriced_calls"] else "")
+        table.add_row(
+            str(r[by]),
+            r["residency"],
+            str(r["calls"]),
+            str(r["failed"]),
+            f"{r['input_tokens']:,}",
+            f"{r['output_tokens']:,}",
+            str(r["images"]),
+            cost,
+        )
+    out.print(table)
+    total = sum(r["cost_usd"] for r in rows)
+    out.print(f"[dim]total ${total:.4f} (estimated from inhouse/prices.toml and the configuration's \\[prices])[/]")
 
 
 @app.command()

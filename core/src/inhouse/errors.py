@@ -16,12 +16,18 @@ class PluginError(InhouseError):
 
 
 class ProviderError(InhouseError):
-    """A model provider failed. ``retryable`` tells the router it may try the next profile."""
+    """A model provider failed. ``retryable`` tells the router it may try the next profile.
 
-    def __init__(self, message: str, *, retryable: bool = False, provider: str | None = None):
+    ``code`` classifies the failure for the router and the ledger: ``throttled`` (counts
+    towards a cooldown), ``unavailable``, ``timeout``, ``not-ready``, ``validation``,
+    ``access-denied``, ``content-filtered``, ``stream`` or ``error``.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False, provider: str | None = None, code: str = "error"):
         super().__init__(message)
         self.retryable = retryable
         self.provider = provider
+        self.code = code
 
 
 class IngestError(InhouseError):

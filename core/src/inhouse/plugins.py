@@ -90,9 +90,16 @@ class Connector(Plugin):
 
 
 class Embedder(Plugin):
-    """Turns texts into unit-length float32 vectors."""
+    """Turns texts into unit-length float32 vectors.
+
+    Embedders that call a remote model add the tokens they sent to ``usage`` (the
+    assistant records the growth in the usage ledger)."""
 
     capabilities = frozenset({"embed"})
+
+    def __init__(self, config: PluginConfig | None = None, *, name: str = "", home: Path | None = None):
+        super().__init__(config, name=name, home=home)
+        self.usage = Usage()
 
     @property
     def model_id(self) -> str:
@@ -174,33 +181,41 @@ class Store(Plugin):
 
 
 @dataclass
-class Prompt:
-    """What a chat provider receives: a system message and the conversation."""
-
-    system: str
-    messages: list[dict[str, str]]  # [{"role": "user"|"assistant", "content": ...}]
-    max_tokens: int = 256
-    temperature: float = 0.0
-    stop: list[str] = field(default_factory=list)
-
-
-@dataclass
 class Artifact:
-    """Non-text output (an image): bytes plus what is known about them."""
+    """Non-text data (an image): bytes plus what is known about them (format, seed, finish reason)."""
 
     data: bytes
     mime: str
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class Prompt:
+    """What a provider receives: a system message, the conversation, and input images
+    (for image-to-image models; the last user message is the image prompt)."""
+
+    system: str
+    messages: list[dict[str, str]]  # [{"role": "user"|"assistant", "content": ...}]
+    max_tokens: int = 256
+    temperature: float = 0.0
+    stop: list[str] = field(default_factory=list)
+    images: list[Artifact] = field(default_factory=list)
+
+
 class Provider(Plugin):
-    """A model. ``generate`` streams text pieces, then optionally one ``Usage``.
+    """A model. ``generate`` streams text pieces (or yields ``Artifact`` images), then
+    optionally one ``Usage``.
 
     Raise ``ProviderError(retryable=True)`` for failures worth trying elsewhere (overload,
     timeouts, a cold endpoint) and ``retryable=False`` for the rest.
     """
 
     capabilities = frozenset({"text", "stream"})
+
+    @property
+    def model_id(self) -> str:
+        """The model this provider calls (prices and cooldowns are kept per model)."""
+        return type(self).__name__
 
     def generate(self, prompt: Prompt) -> Iterator[str | Usage | Artifact]:
         """Stream the reply to ``prompt``."""

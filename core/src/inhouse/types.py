@@ -120,15 +120,23 @@ class Citation:
 
 @dataclass
 class Usage:
-    """Tokens a provider reports for one generation."""
+    """Tokens (and images) a provider reports for one generation."""
 
     input_tokens: int = 0
     output_tokens: int = 0
+    images: int = 0
+    latency_ms: float | None = None  # the model's own latency, when the provider reports it
 
 
 @dataclass
 class Answer:
-    """What ``Assistant.ask`` returns."""
+    """What ``Assistant.ask`` returns.
+
+    ``route`` is the routing decision: ``use_case``, how it was chosen (``reason``), the
+    ``chain``, the ``residency`` of the profile that answered, whether a ``fallback``
+    happened, and profiles ``skipped`` (capability, privacy, cooldown). ``attempts`` lists
+    each provider call. ``artifacts`` carries images (``Artifact`` objects).
+    """
 
     text: str
     citations: list[Citation]
@@ -136,18 +144,24 @@ class Answer:
     provider: str | None
     usage: Usage = field(default_factory=Usage)
     timings: dict[str, float] = field(default_factory=dict)  # retrieval_ms, first_token_ms, total_ms
-    attempts: list[dict[str, Any]] = field(default_factory=list)  # routing: profile, error
+    attempts: list[dict[str, Any]] = field(default_factory=list)  # routing: profile, ok, error, code, ms
+    route: dict[str, Any] = field(default_factory=dict)
+    artifacts: list[Any] = field(default_factory=list)
+    cost_usd: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON shape of ``inhouse ask --json``."""
+        """The JSON shape of ``inhouse ask --json`` (images as their size, format and meta)."""
         return {
             "answer": self.text,
             "abstained": self.abstained,
             "citations": [c.to_dict() for c in self.citations],
             "provider": self.provider,
             "usage": asdict(self.usage),
+            "cost_usd": self.cost_usd,
             "timings": {k: round(v, 1) for k, v in self.timings.items()},
+            "route": self.route,
             "attempts": self.attempts,
+            "artifacts": [{"mime": a.mime, "bytes": len(a.data), **a.meta} for a in self.artifacts],
         }
 
 

@@ -59,6 +59,18 @@ class ProviderTests(PluginContract):
         if usage:
             assert usage[0].output_tokens <= 8
 
+    def test_makes_images(self, provider: Provider) -> None:
+        """An ``image`` provider yields ``Artifact``s with real image bytes and a ``image/...``
+        mime type for the last user message, then a ``Usage`` counting them; no text."""
+        if "image" not in provider.capabilities:
+            pytest.skip("not an image provider")
+        prompt = Prompt(system="", messages=[{"role": "user", "content": "a lighthouse at dusk, watercolour"}])
+        items = list(provider.generate(prompt))
+        images = [i for i in items if isinstance(i, Artifact)]
+        assert images and all(i.mime.startswith("image/") and len(i.data) > 32 for i in images)
+        usages = [i for i in items if isinstance(i, Usage)]
+        assert len(usages) == 1 and usages[0].images == len(images)
+
     def test_counts_tokens(self, provider: Provider) -> None:
         """``count_tokens`` must grow with the text (the prompt budget relies on it)."""
         assert 0 < provider.count_tokens("hello") < provider.count_tokens("hello " * 50)

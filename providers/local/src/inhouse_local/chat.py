@@ -108,6 +108,11 @@ class LocalChat(Provider):
 
     # -- loading -----------------------------------------------------------------------------
 
+    @property
+    def model_id(self) -> str:
+        """The GGUF file's name (the configured one, or the bundled SmolLM2)."""
+        return Path(self.config.model).name if self.config.model else bundled_gguf().name
+
     def _source_path(self) -> Path:
         path = Path(self.config.model).expanduser() if self.config.model else bundled_gguf()
         if not path.is_file():

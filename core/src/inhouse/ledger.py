@@ -1,0 +1,159 @@
+"""The usage ledger: one row per model call (tokens, images, estimated cost, outcome).
+
+Every call that sends text to a model is recorded here, in ``<home>/usage.sqlite3``, so
+``inhouse usage`` can say who sent what where and what it cost. Prices come from the
+packaged ``prices.toml`` merged with the configuration's ``[prices]``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import sqlite3
+import threading
+import time
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from inhouse.config import Price
+from inhouse.errors import ConfigError
+from inhouse.types import Usage
+
+_REGION_PREFIX = re.compile(r"^(us|eu|apac|us-gov|global)\.")
+GROUPS = {"model": "model", "profile": "profile", "use_case": "use_case", "user": "user", "day": "day", "residency": "residency"}
+
+
+class PriceTable:
+    """Prices by model id; a cross-region profile id (``us.anthropic...``) or an ARN takes the
+    price of the model it names."""
+
+    def __init__(self, overrides: Mapping[str, Price] | None = None):
+        text = resources.files("inhouse").joinpath("prices.toml").read_text()
+        self.prices = {k: Price.model_validate(v) for k, v in tomllib.loads(text).items()}
+        self.prices.update(overrides or {})
+
+    def price(self, model_id: str) -> Price | None:
+        """The price of ``model_id``, or None when unknown."""
+        name = model_id.rsplit("/", 1)[-1]
+        return self.prices.get(name) or self.prices.get(_REGION_PREFIX.sub("", name))
+
+    def cost(self, model_id: str, usage: Usage, residency: str) -> float | None:
+        """Estimated USD for one call; 0 for local models and empty calls, None for an unpriced remote one."""
+        if residency == "local" or not (usage.input_tokens or usage.output_tokens or usage.images):
+            return 0.0
+        price = self.price(model_id)
+        if price is None:
+            return None
+        return (usage.input_tokens * price.input + usage.output_tokens * price.output) / 1e6 + usage.images * price.image
+
+
+@dataclass
+class Call:
+    """One model call as the ledger keeps it."""
+
+    kind: str  # "generate" or "embed"
+    profile: str
+    plugin: str
+    model: str
+    residency: str
+    ok: bool
+    usage: Usage = field(default_factory=Usage)
+    use_case: str = ""
+    user: str = ""
+    request: str = ""
+    code: str = ""
+    error: str = ""
+    cost_usd: float | None = None
+    ms: float = 0.0
+    ts: float = field(default_factory=time.time)
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    id INTEGER PRIMARY KEY,
+    ts REAL NOT NULL, day TEXT NOT NULL, request TEXT, kind TEXT NOT NULL, use_case TEXT, user TEXT,
+    profile TEXT NOT NULL, plugin TEXT, model TEXT, residency TEXT,
+    ok INTEGER NOT NULL, code TEXT, error TEXT,
+    input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, images INTEGER NOT NULL, latency_ms REAL,
+    cost_usd REAL, ms REAL
+);
+CREATE INDEX IF NOT EXISTS calls_ts ON calls(ts);
+"""
+
+
+class Ledger:
+    """Appends calls to ``<home>/usage.sqlite3`` and summarises them (thread-safe)."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def record(self, call: Call) -> None:
+        """Append one call."""
+        row = asdict(call)
+        usage = row.pop("usage")
+        row.update(usage, ok=int(call.ok), day=time.strftime("%Y-%m-%d", time.gmtime(call.ts)))
+        names = ", ".join(row)
+        with self._lock:
+            self._db.execute(f"INSERT INTO calls ({names}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+
+    def summary(self, by: str = "model", since: float | None = None) -> list[dict[str, Any]]:
+        """Totals per ``by`` (model, profile, use_case, user, day, residency) since a unix time."""
+        if by not in GROUPS:
+            raise ConfigError(f"usage can be grouped by {', '.join(GROUPS)}, not '{by}'")
+        column = GROUPS[by]
+        sql = (
+            f"SELECT {column} AS key, COUNT(*), SUM(1 - ok), SUM(input_tokens), SUM(output_tokens), SUM(images), "
+            "SUM(cost_usd), SUM(cost_usd IS NULL AND ok), GROUP_CONCAT(DISTINCT residency) "
+            f"FROM calls WHERE ts >= ? GROUP BY {column} ORDER BY SUM(cost_usd) DESC, COUNT(*) DESC"
+        )
+        with self._lock:
+            rows = self._db.execute(sql, (since or 0.0,)).fetchall()
+        return [
+            {
+                by: key or "",
+                "calls": calls,
+                "failed": failed,
+                "input_tokens": tin,
+                "output_tokens": tout,
+                "images": images,
+                "cost_usd": round(cost or 0.0, 6),
+                "unpriced_calls": unpriced,
+                "residency": residency or "",
+            }
+            for key, calls, failed, tin, tout, images, cost, unpriced, residency in rows
+        ]
+
+    def calls(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The most recent calls, newest first."""
+        with self._lock:
+            cur = self._db.execute("SELECT * FROM calls ORDER BY id DESC LIMIT ?", (limit,))
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def close(self) -> None:
+        """Close the database. Safe to call twice."""
+        self._db.close()
+
+
+def parse_since(text: str | None, now: float | None = None) -> float | None:
+    """``7d``, ``24h``, ``30m`` or a UTC date (``2026-11-01``) → a unix time; None → everything."""
+    if not text:
+        return None
+    now = time.time() if now is None else now
+    match = re.fullmatch(r"(\d+)([dhm])", text.strip())
+    if match:
+        return now - int(match.group(1)) * {"d": 86400, "h": 3600, "m": 60}[match.group(2)]
+    try:
+        return float(calendar.timegm(time.strptime(text.strip(), "%Y-%m-%d")))
+    except ValueError:
+        raise ConfigError(f"--since takes 7d, 24h, 30m or a date like 2026-11-01, not '{text}'") from None
