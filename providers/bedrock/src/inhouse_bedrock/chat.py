@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from inhouse.errors import ProviderError
 from inhouse.plugins import Artifact, Prompt, Provider
 from inhouse.types import Usage
-from inhouse_bedrock.aws import AwsConfig, BedrockPlugin, map_error
+from inhouse_bedrock.aws import AwsConfig, BedrockPlugin, bedrock_error
 
 
 class BedrockChat(BedrockPlugin, Provider):
@@ -97,7 +97,7 @@ class BedrockChat(BedrockPlugin, Provider):
         except ProviderError:
             raise
         except Exception as exc:
-            error, _ = map_error(exc, self.config.model, self.name or None)
+            error, _ = bedrock_error(exc, self.config.model, self.name or None)
             raise ProviderError(f"the answer broke off mid-stream: {error}", retryable=error.retryable, code=error.code) from exc
         yield usage
 

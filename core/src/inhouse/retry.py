@@ -1,0 +1,49 @@
+"""Retrying a provider call: full-jitter exponential backoff, a bounded number of attempts.
+
+Providers retry transient failures themselves (throttling, 5xx, timeouts, a cold
+endpoint) before raising a ``ProviderError`` for the router; the backoff is configurable
+so tests stay fast without skipping it.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from inhouse.errors import ProviderError
+
+T = TypeVar("T")
+Classify = Callable[[Exception], tuple[ProviderError, bool]]
+"""Turns a client exception into (the ProviderError to raise, whether retrying here may help);
+re-raises exceptions it does not know."""
+
+
+class Backoff:
+    """Full-jitter exponential backoff: retry n waits uniform(0, min(cap, base * 2**(n-1)))."""
+
+    def __init__(self, base: float, cap: float, rng: random.Random | None = None, sleep: Callable[[float], None] = time.sleep):
+        self.base, self.cap = base, cap
+        self.rng = rng or random.Random()
+        self.sleep = sleep
+
+    def wait(self, retry: int) -> None:
+        """Sleep before retry number ``retry`` (1 for the first retry)."""
+        self.sleep(self.rng.uniform(0, min(self.cap, self.base * 2 ** (retry - 1))))
+
+
+def call_with_retries(fn: Callable[[], T], classify: Classify, max_attempts: int, backoff: Backoff) -> T:
+    """Run ``fn``, retrying what ``classify`` calls retryable, up to ``max_attempts`` in all."""
+    attempt = 1
+    while True:
+        try:
+            return fn()
+        except ProviderError:
+            raise
+        except Exception as exc:
+            error, retry_here = classify(exc)
+            if not (retry_here and attempt < max_attempts):
+                raise error from exc
+        backoff.wait(attempt)
+        attempt += 1
