@@ -126,8 +126,9 @@ def test_an_image_request_makes_an_image_and_sends_no_documents(routed: Assistan
 
 
 def test_a_filtered_image_says_so(routed: Assistant) -> None:
-    answer = routed.ask("FILTERME", mode="image")
+    *pieces, answer = routed.stream("FILTERME", mode="image")
     assert answer.abstained and not answer.artifacts and "content filter" in answer.text
+    assert pieces == [answer.text]  # streamed too, so the chat shows the reason
 
 
 def test_a_mode_that_is_not_configured_is_an_error(assistant: Assistant) -> None:

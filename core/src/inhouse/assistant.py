@@ -241,7 +241,9 @@ class Assistant:
             user=user or "",
         )
         if choice.use_case == "image":
-            yield self._image(question, images, result, t0)
+            answer = self._image(question, images, result, t0)
+            yield answer.text
+            yield answer
             return
         # A private question is not even embedded by a model outside private_residency: BM25 only.
         keep_in = choice.use_case == "private" and self.embedder.residency not in core.router.private_residency

@@ -125,9 +125,9 @@ def _meta_line(answer: Answer) -> str:
     if answer.cost_usd:
         parts.append(f"${answer.cost_usd:.4f}")
     parts.append(f"{answer.timings.get('total_ms', 0) / 1000:.1f}s")
-    failed = [a["profile"] for a in answer.attempts if not a["ok"]]
-    if route.get("fallback") or failed:
-        parts.append(f"fallback after {', '.join(failed) or 'skipped profiles'}")
+    if route.get("fallback"):
+        passed = [a["profile"] for a in answer.attempts if not a["ok"]] + [s["profile"] for s in route.get("skipped", [])]
+        parts.append(f"fallback from {', '.join(passed)}")
     return " · ".join(parts)
 
 
