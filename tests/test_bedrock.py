@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import PROMPT, texts
 from emulators.bedrock import BedrockEmulator
 from inhouse import registry
 from inhouse.errors import InhouseError, ProviderError
@@ -22,13 +23,6 @@ from inhouse.types import Usage
 CLAUDE = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 JAMBA = "ai21.jamba-1-5-large-v1:0"
 SD35 = "stability.sd3-5-large-v1:0"
-PROMPT = Prompt(
-    system="Answer from the context.\n\nContext:\n"
-    "[1] (Leave > Annual leave)\nStaff get 25 days of annual leave. Carry-over is 5 days.",
-    messages=[{"role": "user", "content": "How many days of leave?"}],
-    max_tokens=50,
-    stop=["\n\n\n"],
-)
 
 
 @pytest.fixture(scope="module")
@@ -38,15 +32,8 @@ def emulator():
 
 
 @pytest.fixture(autouse=True)
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, emulator: BedrockEmulator):
-    """Test credentials only; no ~/.aws files; the emulator starts each test clean."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDTESTING")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+def aws_env(aws_credentials: None, emulator: BedrockEmulator):
+    """Test credentials only (see conftest); the emulator starts each test clean."""
     emulator.reset()
     yield
     assert not emulator.invalid, [r.validation_errors for r in emulator.invalid]
@@ -60,10 +47,6 @@ def build(kind: str, use: str, emulator: BedrockEmulator, tmp_path: Path | None 
 
 def chat(emulator: BedrockEmulator, **options):
     return build("providers", "bedrock", emulator, model=options.pop("model", CLAUDE), **options)
-
-
-def texts(items) -> str:
-    return "".join(i for i in items if isinstance(i, str))
 
 
 # --- chat ---------------------------------------------------------------------------------

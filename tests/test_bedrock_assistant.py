@@ -67,11 +67,7 @@ def routed(config: Path, assistant: Assistant):
 
 
 @pytest.fixture(autouse=True)
-def clean(emulator: BedrockEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDTESTING")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+def clean(aws_credentials: None, emulator: BedrockEmulator):
     emulator.reset()
     yield
     assert not emulator.invalid

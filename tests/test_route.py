@@ -194,3 +194,12 @@ def test_unknown_use_case_is_an_error_and_providers_are_built_once() -> None:
     with pytest.raises(ConfigError, match=r"routing\.reasoning is not configured"):
         router.chain("reasoning")
     assert Router({}, {}, factory, lambda name: Working).chain("default") == []
+
+
+def test_a_profile_may_declare_a_residency_that_private_then_honours() -> None:
+    providers = {"sm": Local(), "local": Local()}
+    specs = {"sm": {"use": "sagemaker", "residency": "in-account"}, "local": {"use": "local"}}
+    router = Router({"private": ["sm", "local"]}, specs, providers.__getitem__, lambda name: type(providers[name]))
+    result = RouteResult("private", router.chain("private"))
+    list(router.generate(PROMPT, result))
+    assert result.provider == "local" and result.skipped[0]["reason"] == "residency in-account may not receive private context"

@@ -23,15 +23,12 @@ import argparse
 import base64
 import json
 import random
-import sys
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 
 from emulators import eventstream
@@ -53,7 +50,8 @@ from emulators.bedrock_models import (
     stability_problems,
     titan_embedding,
 )
-from emulators.wire import WireResponse, check_sigv4, error_response, parse_request
+from emulators.server import AwsHandler, AwsRecord, Emulator
+from emulators.wire import WireResponse, error_response, parse_request
 
 SERVICE = "bedrock-runtime"
 
@@ -84,20 +82,14 @@ _NO_STREAMING = "The model is unsupported for streaming."
 # --------------------------------------------------------------------------------------------------- records
 
 
-@dataclass
-class Recorded:
+@dataclass(kw_only=True)
+class Recorded(AwsRecord):
     """One request as the emulator saw and answered it (times are ``time.perf_counter()``)."""
 
-    operation: str
-    model_id: str
-    params: dict[str, Any]
-    headers: dict[str, str]
-    status: int = 0
-    outcome: str = ""
+    model_id: str = ""
     started_at: float = 0.0
     first_byte_at: float | None = None
     first_delta_at: float | None = None
-    validation_errors: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready copy in which binary content is replaced by its size."""
@@ -293,143 +285,80 @@ _JOBS: dict[str, Callable[[BedrockEmulator, Recorded, str], Job | Rejection]] = 
 # --------------------------------------------------------------------------------------------------- HTTP
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], emulator: BedrockEmulator) -> None:
-        super().__init__(address, _Handler)
-        self.emulator = emulator
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Clients that hang up (read timeouts, abandoned streams) are routine; anything else is reported."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(AwsHandler):
     """One keep-alive connection: routes ``/_emulator/*`` to the controls and everything else to the service."""
 
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: _Server
+    service = SERVICE
+    validation_code = "ValidationException"
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet: tests read ``requests`` instead of an access log."""
-
-    def _dispatch(self) -> None:
-        path, _, query = self.path.partition("?")
-        body = self._read_body()
+    def respond(self, path: str, query: str, body: bytes) -> None:
+        """A control call or a service request."""
         if path.startswith("/_emulator/"):
             self._control(path, body)
-        else:
-            self._service(path, query, body)
-
-    do_GET = do_POST = do_PUT = do_DELETE = _dispatch
-
-    def _read_body(self) -> bytes:
-        if "chunked" not in self.headers.get("Transfer-Encoding", "").lower():
-            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        parts = []
-        while size := int(self.rfile.readline().split(b";")[0].strip(), 16):
-            parts.append(self.rfile.read(size))
-            self.rfile.readline()
-        while self.rfile.readline().strip():
-            pass
-        return b"".join(parts)
+            return
+        headers = dict(self.headers.items())
+        record = Recorded(headers=headers, started_at=time.perf_counter())
+        self.emulator.record(record)
+        wire = parse_request(SERVICE, self.command, path, query, headers, body)
+        record.operation, record.params = wire.operation or "", wire.params
+        record.model_id = wire.params.get("modelId", "")
+        if not self.refused(record, wire, _JOBS):
+            self._infer(record)
 
     def _control(self, path: str, body: bytes) -> None:
         try:
-            payload = self.server.emulator.control(self.command, path, json.loads(body or b"{}"))
+            payload = self.emulator.control(self.command, path, json.loads(body or b"{}"))
             status = 200
         except (ValueError, TypeError, KeyError) as error:
             payload, status = {"error": str(error)}, 400
         except LookupError as error:
             payload, status = {"error": str(error)}, 404
-        self._write(WireResponse(status, {"Content-Type": "application/json"}, _json(payload)))
-
-    def _service(self, path: str, query: str, body: bytes) -> None:
-        emulator = self.server.emulator
-        headers = dict(self.headers.items())
-        record = Recorded(operation="", model_id="", params={}, headers=headers, started_at=time.perf_counter())
-        emulator.record(record)
-        wire = parse_request(SERVICE, self.command, path, query, headers, body)
-        record.operation, record.params = wire.operation or "", wire.params
-        record.model_id = wire.params.get("modelId", "")
-        denied = check_sigv4(SERVICE, headers)
-        if denied:
-            self._reject(record, denied, json.loads(denied.body)["message"])
-        elif wire.operation is None:
-            self._reject(record, error_response(SERVICE, "UnknownOperationException", wire.errors, status=404), wire.errors)
-        elif wire.errors:
-            self._reject(record, error_response(SERVICE, "ValidationException", wire.errors), wire.errors)
-        elif wire.operation not in _JOBS:
-            record.outcome = "not-implemented"
-            message = f"The emulator does not implement {wire.operation}."
-            self._send(record, error_response(SERVICE, "NotImplementedException", message, status=501))
-        else:
-            self._infer(record)
+        self.send(status, {"Content-Type": "application/json"}, _json(payload))
 
     def _infer(self, record: Recorded) -> None:
-        emulator = self.server.emulator
+        emulator = self.emulator
         base_id = base_model_id(record.model_id)
         job = _JOBS[record.operation](emulator, record, base_id)
         if isinstance(job, Rejection):
             response = error_response(SERVICE, "ValidationException", job.message)
             if job.invalid:
-                self._reject(record, response, job.message)
+                self.reject(record, response, job.message)
             else:
                 record.outcome = "invalid-model"
-                self._send(record, response)
+                self.answer(record, response)
             return
         outcome, latency_ms, token_delay_ms = emulator.draw(record.model_id, base_id)
         record.outcome = outcome
         time.sleep(latency_ms / 1000 + (SLOW_SECONDS if outcome == "slow" else 0.0))
         error = HTTP_ERROR_OUTCOMES.get(outcome) or (None if job.frames else _NON_STREAM_FALLBACK.get(outcome))
         if error:
-            self._send(record, error_response(SERVICE, *error))
+            self.answer(record, error_response(SERVICE, *error))
         elif job.frames:
             self._stream(record, job, outcome, token_delay_ms / 1000)
         else:
             assert job.body is not None
-            self._send(record, WireResponse(200, job.headers, job.body(record)))
+            self.answer(record, WireResponse(200, job.headers, job.body(record)))
 
-    def _reject(self, record: Recorded, response: WireResponse, message: str) -> None:
-        record.outcome, record.validation_errors = "invalid", message
-        self.server.emulator.mark_invalid(record)
-        self._send(record, response)
-
-    def _send(self, record: Recorded, response: WireResponse) -> None:
-        record.status = response.status
+    def answer(self, record: Recorded, response: WireResponse) -> None:
+        """A whole answer, its time noted as ``first_byte_at``."""
         record.first_byte_at = time.perf_counter()
-        self._write(response, {"x-amzn-RequestId": str(uuid.uuid4())})
-
-    def _write(self, response: WireResponse, extra_headers: dict[str, str] | None = None) -> None:
-        self.send_response(response.status)
-        for name, value in {**response.headers, **(extra_headers or {}), "Content-Length": str(len(response.body))}.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(response.body)
+        super().answer(record, response)
 
     def _stream(self, record: Recorded, job: Job, outcome: str, token_delay_s: float) -> None:
         assert job.frames is not None
-        record.status = 200
-        self.send_response(200)
-        for name, value in {**job.headers, "x-amzn-RequestId": str(uuid.uuid4()), "Transfer-Encoding": "chunked"}.items():
-            self.send_header(name, value)
         record.first_byte_at = time.perf_counter()
-        self.end_headers()
+        self.begin_event_stream(record, job.headers)
         if outcome == "stream-throttle":
-            self._chunk(eventstream.exception("throttlingException", {"message": HTTP_ERROR_OUTCOMES["throttle"][1]}))
+            self.chunk(eventstream.exception("throttlingException", {"message": HTTP_ERROR_OUTCOMES["throttle"][1]}))
         else:
             self._stream_frames(record, job.frames(record), outcome, token_delay_s)
-        self._chunk(b"")
+        self.end_chunks()
 
     def _stream_frames(self, record: Recorded, frames: Iterator[Frame], outcome: str, token_delay_s: float) -> None:
         for frame in frames:
             if frame.delta and record.first_delta_at is not None:
                 time.sleep(token_delay_s)
-            self._chunk(frame.data)
+            self.chunk(frame.data)
             if frame.delta and record.first_delta_at is None:
                 record.first_delta_at = time.perf_counter()
             if frame.delta and outcome == "stream-error":
@@ -440,58 +369,20 @@ class _Handler(BaseHTTPRequestHandler):
                 "originalStatusCode": 500,
                 "originalMessage": "Internal model error.",
             }
-            self._chunk(eventstream.exception("modelStreamErrorException", failure))
-
-    def _chunk(self, data: bytes) -> None:
-        """One HTTP/1.1 chunk, flushed at once (an empty one ends the body)."""
-        self.wfile.write(f"{len(data):X}\r\n".encode("ascii") + data + b"\r\n")
-        self.wfile.flush()
+            self.chunk(eventstream.exception("modelStreamErrorException", failure))
 
 
 # --------------------------------------------------------------------------------------------------- emulator
 
 
-class BedrockEmulator:
+class BedrockEmulator(Emulator):
     """A Bedrock Runtime on loopback HTTP with recorded requests, scripted outcomes and random faults."""
 
+    handler_class = _Handler
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: int = 0) -> None:
-        self.host, self.port, self.seed = host, port, seed
-        self.requests: list[Recorded] = []
-        self.invalid: list[Recorded] = []
-        self._lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self.reset()
-
-    @property
-    def endpoint_url(self) -> str:
-        """``http://HOST:PORT`` of the running server."""
-        if self._server is None:
-            raise RuntimeError("the emulator is not started")
-        return f"http://{self.host}:{self._server.server_address[1]}"
-
-    def start(self) -> BedrockEmulator:
-        """Bind and serve in a daemon thread."""
-        self._server = _Server((self.host, self.port), self)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the listening socket (open keep-alive connections die with their daemon threads)."""
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
-        self._server = self._thread = None
-
-    def __enter__(self) -> BedrockEmulator:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        self.seed = seed
+        super().__init__(host, port, outcomes=OUTCOMES)
 
     def faults(
         self,
@@ -514,57 +405,31 @@ class BedrockEmulator:
 
     def script(self, outcomes: list[str], model: str | None = None) -> None:
         """Queue forced outcomes for the next inference requests of ``model`` (the id as sent, or its base id), or of any."""
-        unknown = [outcome for outcome in outcomes if outcome not in OUTCOMES]
-        if unknown:
-            raise ValueError(f"unknown outcomes {unknown}; known: {', '.join(OUTCOMES)}")
-        with self._lock:
-            self._scripts.setdefault(model, deque()).extend(outcomes)
+        self._scripted.script(outcomes, model)
 
     def reply(self, text: str | None, model: str | None = None) -> None:
         """Make the chat models of ``model`` (or of any) answer ``text``; None restores the default answers."""
-        with self._lock:
-            if text is None:
-                self._replies.pop(model, None)
-            else:
-                self._replies[model] = text
+        self._scripted.reply(text, model)
 
     def reset(self) -> None:
         """Forget requests, faults, scripts and replies; the fault draw restarts from the constructor's seed."""
+        super().reset()
         with self._lock:
-            self.requests.clear()
-            self.invalid.clear()
             self._throttle = self._server_error = self._latency_ms = self._token_delay_ms = 0.0
             self._rng = random.Random(self.seed)
             self._server_errors_drawn = 0
-            self._scripts: dict[str | None, deque[str]] = {}
-            self._replies: dict[str | None, str] = {}
-
-    def record(self, record: Recorded) -> None:
-        """Append an arriving request to ``requests``."""
-        with self._lock:
-            self.requests.append(record)
-
-    def mark_invalid(self, record: Recorded) -> None:
-        """Append a request that failed validation or authentication to ``invalid``."""
-        with self._lock:
-            self.invalid.append(record)
 
     def reply_for(self, model_id: str, base_id: str) -> str | None:
         """The fixed reply for this model, if any."""
-        with self._lock:
-            for key in (model_id, base_id, None):
-                if key in self._replies:
-                    return self._replies[key]
-        return None
+        return self._scripted.reply_for(model_id, base_id)
 
     def draw(self, model_id: str, base_id: str) -> tuple[str, float, float]:
         """(outcome, latency_ms, token_delay_ms) for one inference request: a scripted outcome first, else a random one."""
+        scripted = self._scripted.next(model_id, base_id)
         with self._lock:
             delays = self._latency_ms, self._token_delay_ms
-            for key in (model_id, base_id, None):
-                queue = self._scripts.get(key)
-                if queue:
-                    return queue.popleft(), *delays
+            if scripted:
+                return scripted, *delays
             draw = self._rng.random()
             if draw < self._throttle:
                 return "throttle", *delays

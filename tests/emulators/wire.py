@@ -259,14 +259,18 @@ def _error_statuses(service: str) -> dict[str, int]:
     return statuses
 
 
-def error_response(service: str, code: str, message: str, status: int | None = None) -> WireResponse:
+def error_response(
+    service: str, code: str, message: str, status: int | None = None, fields: Mapping[str, Any] | None = None
+) -> WireResponse:
     """A rest-json error of ``service`` that botocore turns into ``ClientError`` with ``Error.Code == code``.
 
     ``status`` defaults to the one the service model gives ``code`` (a KeyError for a code it does not model).
+    ``fields`` are further members of the error shape (SageMaker's ``ModelError`` has ``OriginalStatusCode``,
+    ``OriginalMessage`` and ``LogStreamArn``); botocore adds them to ``ClientError.response``.
     The ``x-amzn-ErrorType`` namespace is ``http://internal.amazon.com/coral/com.amazon.<signing name>/``.
     """
     if status is None:
         status = _error_statuses(service)[code]
     namespace = f"http://internal.amazon.com/coral/com.amazon.{service_model(service).signing_name}/"
     headers = {"Content-Type": "application/json", "x-amzn-ErrorType": f"{code}:{namespace}"}
-    return WireResponse(status, headers, json.dumps({"message": message}).encode("utf-8"))
+    return WireResponse(status, headers, json.dumps({"message": message, **(fields or {})}).encode("utf-8"))

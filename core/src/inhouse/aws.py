@@ -13,15 +13,14 @@ from typing import Any, TypeVar
 from pydantic import Field
 
 from inhouse.errors import InhouseError, ProviderError
-from inhouse.plugins import PluginConfig
-from inhouse.retry import Backoff, call_with_retries
+from inhouse.retry import Backoff, RetrySettings, call_with_retries
 
 T = TypeVar("T")
 ErrorTable = dict[str, tuple[str, bool, bool]]
 """Lower-cased AWS error code -> (our code, retry here, router may fall back)."""
 
 
-class AwsSettings(PluginConfig):
+class AwsSettings(RetrySettings):
     """The AWS keys of a plugin's table (the names other AWS tools use)."""
 
     region: str | None = Field(None, description="AWS region; default: the profile's or AWS_REGION")
@@ -30,9 +29,6 @@ class AwsSettings(PluginConfig):
     endpoint_url: str | None = Field(None, description="VPC endpoint / PrivateLink URL, or a local emulator")
     read_timeout: float = Field(120.0, gt=0, description="seconds (default 120: long first calls happen)")
     connect_timeout: float = Field(10.0, gt=0)
-    max_attempts: int = Field(3, ge=1, le=10, description="attempts per request, the first included")
-    backoff_base: float = Field(0.5, ge=0, description="seconds; retry n waits up to base * 2**(n-1), jittered")
-    backoff_max: float = Field(10.0, ge=0)
 
 
 def map_error(

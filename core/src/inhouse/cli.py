@@ -16,11 +16,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from inhouse.errors import InhouseError
+from inhouse.gpu.cli import gpu_app
 from inhouse.types import Answer
 
 app = typer.Typer(help="inhouse: answers from your own documents, with citations.", no_args_is_help=True, add_completion=False)
 eval_app = typer.Typer(help="Measure retrieval quality.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
+app.add_typer(gpu_app, name="gpu")
 out = Console()
 err = Console(stderr=True)
 

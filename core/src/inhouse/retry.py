@@ -12,12 +12,23 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from pydantic import Field
+
 from inhouse.errors import ProviderError
+from inhouse.plugins import PluginConfig
 
 T = TypeVar("T")
 Classify = Callable[[Exception], tuple[ProviderError, bool]]
 """Turns a client exception into (the ProviderError to raise, whether retrying here may help);
 re-raises exceptions it does not know."""
+
+
+class RetrySettings(PluginConfig):
+    """The retry keys of a remote provider's table."""
+
+    max_attempts: int = Field(3, ge=1, le=10, description="attempts per request, the first included")
+    backoff_base: float = Field(0.5, ge=0, description="seconds; retry n waits up to base * 2**(n-1), jittered")
+    backoff_max: float = Field(10.0, ge=0)
 
 
 class Backoff:

@@ -117,8 +117,9 @@ class Router:
         cls = self.classes(profile)
         if need not in cls.capabilities:
             return f"cannot produce {need} (capabilities: {', '.join(sorted(cls.capabilities)) or 'none'})"
-        if use_case == "private" and cls.residency not in self.settings.private_residency:
-            return f"residency {cls.residency} may not receive private context"
+        residency = self.specs.get(profile, {}).get("residency", cls.residency)  # a plugin may let its table set it
+        if use_case == "private" and residency not in self.settings.private_residency:
+            return f"residency {residency} may not receive private context"
         left = self.resting(profile)
         if left > 0:
             return f"cooling down after repeated throttling ({left:.0f} s left)"
