@@ -88,4 +88,4 @@ def cite(text: str, hits: Sequence[Hit]) -> tuple[str, list[Citation]]:
 
 def _citation(n: int, hit: Hit) -> Citation:
     c = hit.chunk
-    return Citation(n=n, source=c.source, title=c.title, text=c.text, heading=c.heading, page=c.page)
+    return Citation(n=n, source=c.source, title=c.title, text=c.text, heading=c.heading, page=c.page, doc_id=c.doc_id)

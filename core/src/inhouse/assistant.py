@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from inhouse import config as config_mod
-from inhouse import registry, usecase
+from inhouse import followup, registry, usecase
 from inhouse.answer import NOT_FOUND, build_prompt, cite, is_refusal
 from inhouse.errors import ProviderError
 from inhouse.ingest import Ingester, ProgressCallback
@@ -140,19 +140,21 @@ class Assistant:
         rebuild: bool = False,
         progress: bool = False,
         on_progress: ProgressCallback | None = None,
+        acl: Sequence[str] | None = None,
     ) -> IngestReport:
         """Ingest paths (files or folders), a connector, or (with None) every configured connector.
 
-        ``rebuild`` empties the index first (after changing the embedder, for example)."""
+        ``rebuild`` empties the index first (after changing the embedder, for example).
+        ``acl`` restricts documents ingested from paths to these principals (a user's own
+        uploads: ``acl=[user]``); None or empty means everyone may read them."""
         if paths_or_connector is None:
             connectors = self.connectors()
         elif isinstance(paths_or_connector, Connector):
             connectors = [paths_or_connector]
         else:
             items = [paths_or_connector] if isinstance(paths_or_connector, str | os.PathLike) else list(paths_or_connector)
-            connectors = [
-                self._build("connectors", {"use": "filesystem", "path": str(Path(p).resolve())}, "connectors.cli") for p in items
-            ]
+            spec: dict[str, Any] = {"use": "filesystem"} if acl is None else {"use": "filesystem", "acl": list(acl)}
+            connectors = [self._build("connectors", {**spec, "path": str(Path(p).resolve())}, "connectors.cli") for p in items]
         if rebuild:
             self.store.reset()
         self._check_embedder()
@@ -247,7 +249,11 @@ class Assistant:
             return
         # A private question is not even embedded by a model outside private_residency: BM25 only.
         keep_in = choice.use_case == "private" and self.embedder.residency not in core.router.private_residency
-        hits = self.search(question, k=core.retrieval.k, user=user, mode="bm25" if keep_in else None)
+        turns = _as_messages(history)
+        query = followup.standalone(question, turns)
+        if query != question:
+            result.search_query = query
+        hits = self.search(query, k=core.retrieval.k, user=user, mode="bm25" if keep_in else None)
         timings = {"retrieval_ms": (time.perf_counter() - t0) * 1000}
         best = max((h.dense for h in hits if h.dense is not None), default=None)
         # The similarity threshold is calibrated on English: a question in another language
@@ -259,7 +265,7 @@ class Assistant:
             yield Answer(NOT_FOUND, [], True, None, timings=timings, route=result.route(), cost_usd=0.0)
             return
         context = hits[: core.answer.context_passages]
-        prompt = build_prompt(question, context, _as_messages(history), core.answer)
+        prompt = build_prompt(question, context, turns, core.answer)
         pieces: list[str] = []
         for piece in self.router.generate(prompt, result):
             if not pieces:

@@ -205,6 +205,21 @@ def chat(user: UserOpt = None, mode: ModeOpt = None) -> None:
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on (loopback by default)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 7860,
+) -> None:
+    """Start the chat page (and, later, the HTTP API) on one server."""
+    try:
+        from inhouse_ui.server import serve as run_server
+    except ImportError:
+        raise InhouseError(
+            "the chat page is in the inhouse-ui package: pip install inhouse-ui (in this repository: pip install -e ui)"
+        ) from None
+    run_server(state.config, state.home, host, port)
+
+
+@app.command()
 def usage(
     by: Annotated[str, typer.Option(help="group by model, profile, use_case, user, day or residency")] = "model",
     since: Annotated[str | None, typer.Option(help="7d, 24h, 30m or a date (2026-11-01); default: everything")] = None,

@@ -30,6 +30,7 @@ class RouteResult:
     chain: list[str]
     reason: str = "default"
     language: str | None = None
+    search_query: str | None = None  # what was searched, when a follow-up was made stand-alone
     user: str = ""
     request: str = field(default_factory=lambda: uuid.uuid4().hex)
     provider: str | None = None
@@ -53,6 +54,8 @@ class RouteResult:
         }
         if self.language:
             out["language"] = self.language
+        if self.search_query:
+            out["search_query"] = self.search_query
         return out
 
 

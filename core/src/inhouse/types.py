@@ -102,6 +102,7 @@ class Citation:
     text: str
     heading: str = ""
     page: int | None = None
+    doc_id: str = ""  # the stored document (the chat page opens the original through it)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of a citation in ``inhouse ask --json``."""

@@ -1,0 +1,39 @@
+"""Follow-up questions made stand-alone for retrieval ("and for contractors?").
+
+A follow-up that leans on the conversation — short, opening with "and"/"what about", or
+pointing back with "it"/"that"/"they" — is searched together with the previous user
+question, so retrieval sees the topic. The model still gets the question as asked, with
+the history. This needs no model call, so it adds no latency and works offline.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+_OPENERS = re.compile(
+    r"^\s*(and|but|also|so|or|then|what about|how about|and what about|and how about|same for|what if|why|how come|"
+    r"is that|does that|does it|is it|can they|do they|are they)\b",
+    re.IGNORECASE,
+)
+_POINTERS = re.compile(r"\b(it|its|that|this|those|these|they|them|their|there|he|she|him|her)\b", re.IGNORECASE)
+_WORDS = re.compile(r"\w+")
+SHORT = 5  # words: a question this short rarely stands alone in a conversation
+POINTING = 10  # words: a question up to this long that says "it"/"they" points back
+
+
+def is_follow_up(question: str) -> bool:
+    """True when ``question`` probably depends on what was said before."""
+    words = _WORDS.findall(question)
+    if len(words) <= SHORT or _OPENERS.search(question):
+        return True
+    return len(words) <= POINTING and bool(_POINTERS.search(question))
+
+
+def standalone(question: str, history: Sequence[dict[str, str]]) -> str:
+    """The text to search for: the previous user question plus this one when it is a
+    follow-up, else the question itself."""
+    previous = next((turn["content"] for turn in reversed(history) if turn.get("role") == "user"), "")
+    if not previous or not is_follow_up(question):
+        return question
+    return f"{previous.strip()} {question.strip()}"
