@@ -13,7 +13,9 @@ HISTORY = [
 ]
 
 
-@pytest.mark.parametrize("question", ["and for contractors?", "what about part-time staff?", "can I carry them over?", "Why?"])
+@pytest.mark.parametrize(
+    "question", ["and for contractors?", "what about part-time staff?", "can I carry them over?", "Why?", "Contractors?"]
+)
 def test_follow_ups_are_recognised(question: str) -> None:
     assert is_follow_up(question)
     assert standalone(question, HISTORY) == f"How many vacation days do I get? {question}"
@@ -21,7 +23,11 @@ def test_follow_ups_are_recognised(question: str) -> None:
 
 @pytest.mark.parametrize(
     "question",
-    ["Which wifi network should my visitors join when they come to the office?", "How do I request a new laptop for work?"],
+    [
+        "Which wifi network should my visitors join when they come to the office?",
+        "How do I request a new laptop for work?",
+        "who painted the Mona Lisa?",  # a new topic: the chat must still say it is not in the documents
+    ],
 )
 def test_questions_that_stand_alone_are_searched_as_asked(question: str) -> None:
     assert standalone(question, HISTORY) == question

@@ -1,7 +1,7 @@
 """Follow-up questions made stand-alone for retrieval ("and for contractors?").
 
-A follow-up that leans on the conversation — short, opening with "and"/"what about", or
-pointing back with "it"/"that"/"they" — is searched together with the previous user
+A follow-up that leans on the conversation — a word or two, opening with "and"/"what
+about", or short and pointing back with "it"/"that"/"they" — is searched with the previous user
 question, so retrieval sees the topic. The model still gets the question as asked, with
 the history. This needs no model call, so it adds no latency and works offline.
 """
@@ -18,7 +18,7 @@ _OPENERS = re.compile(
 )
 _POINTERS = re.compile(r"\b(it|its|that|this|those|these|they|them|their|there|he|she|him|her)\b", re.IGNORECASE)
 _WORDS = re.compile(r"\w+")
-SHORT = 5  # words: a question this short rarely stands alone in a conversation
+SHORT = 2  # words: "Contractors?" does not stand alone; "who painted the Mona Lisa?" does
 POINTING = 10  # words: a question up to this long that says "it"/"they" points back
 
 
