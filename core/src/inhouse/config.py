@@ -82,21 +82,6 @@ class Price(_Section):
     image: float = Field(0.0, ge=0)
 
 
-class UIUser(_Section):
-    """One sign-in of the chat page (write the password as { env = "NAME" })."""
-
-    name: str = Field(min_length=1)
-    password: str = Field(min_length=1)
-
-
-class UISettings(_Section):
-    """``[ui]``: who may sign in to the chat page (see the inhouse-ui README)."""
-
-    users: list[UIUser] = Field(default_factory=list)
-    # Take the user from this header, set by a trusted reverse proxy (only behind one!).
-    trusted_header: str | None = None
-
-
 class CoreSettings(_Section):
     """The non-plugin tables of the configuration."""
 
@@ -104,7 +89,8 @@ class CoreSettings(_Section):
     router: RouterSettings = Field(default_factory=RouterSettings)
     # By model id; merged over the packaged table (inhouse/prices.toml).
     prices: dict[str, Price] = Field(default_factory=dict)
-    ui: UISettings = Field(default_factory=UISettings)
+    # The chat page's table, kept raw: the inhouse-ui package validates it (like a plugin's).
+    ui: dict[str, Any] = Field(default_factory=dict)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)

@@ -1,0 +1,20 @@
+"""The employees' chat page for inhouse: one FastAPI app serving a Gradio page at ``/``.
+
+``build_app(assistant, settings)`` returns the app; ``serve(config, home, host, port)`` runs it
+(``inhouse serve``). The modules are small and named for what they do: ``page`` (the Gradio
+Blocks), ``render`` (the HTML of answers, sources and reports), ``auth``, ``conversations``,
+``uploads``, ``feedback``, ``files`` (``/files/{doc_id}`` and ``/images/{id}``) and ``api``.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+__all__ = ["build_app", "serve"]
+
+
+def __getattr__(name: str):  # gradio is heavy: import it only when the app is built
+    if name in __all__:
+        from inhouse_ui import server
+
+        return getattr(server, name)
+    raise AttributeError(name)

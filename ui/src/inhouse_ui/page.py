@@ -1,0 +1,372 @@
+"""The chat page (Gradio Blocks): ask, read streamed answers with numbered sources, open a
+source's passage beside the chat, rate answers, pick a mode and add documents.
+
+Every handler reads the user from the request (``Auth``) and their conversation from the
+server (``Conversations``); the page only sends what was typed or clicked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr
+
+from inhouse.errors import InhouseError
+from inhouse.types import Answer
+from inhouse_ui import render
+from inhouse_ui.auth import Auth
+from inhouse_ui.conversations import Conversations, Turn
+from inhouse_ui.feedback import Feedback
+from inhouse_ui.files import Images
+from inhouse_ui.settings import UISettings
+from inhouse_ui.uploads import PERSONAL, SHARED, Uploads
+
+log = logging.getLogger("inhouse_ui")
+
+AUTO = "auto"
+#: The modes the page offers, when ``[routing]`` configures them (Auto lets the router choose).
+MODES = {"reasoning": "Reasoning", "multilingual": "Multilingual", "image": "Image", "private": "Private"}
+_CITE = re.compile(r"^cite-(\d+)-(\d+)$")
+STREAM_EVERY_S = 0.03  # at most this often a streamed answer is re-sent (the first piece goes at once)
+
+
+def asset(name: str) -> str:
+    """A file of ``inhouse_ui/assets``."""
+    return resources.files("inhouse_ui").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def mode_choices(routing: dict[str, Any]) -> list[tuple[str, str]]:
+    """Auto, then each of Reasoning, Multilingual, Image, Private that ``[routing]`` configures."""
+    return [("Auto", AUTO)] + [(label, key) for key, label in MODES.items() if key in routing]
+
+
+def theme() -> gr.themes.Base:
+    """Gradio's default look, with system fonts (nothing fetched from the internet) and calmer colours."""
+    return gr.themes.Default(
+        primary_hue="blue",
+        neutral_hue="slate",
+        font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"],
+        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+    )
+
+
+class Page:
+    """The Blocks and their handlers for one assistant."""
+
+    def __init__(
+        self,
+        assistant: Any,
+        ui: UISettings,
+        auth: Auth,
+        *,
+        conversations: Conversations | None = None,
+        feedback: Feedback | None = None,
+        uploads: Uploads | None = None,
+        images: Images | None = None,
+    ):
+        self.assistant = assistant
+        self.ui = ui
+        self.auth = auth
+        self.conversations = conversations or Conversations()
+        self.feedback = feedback or Feedback(assistant.home / "feedback.sqlite3")
+        self.uploads = uploads or Uploads(assistant)
+        self.images = images or Images()
+        self.modes = mode_choices(assistant.settings.core.routing)
+
+    # layout -------------------------------------------------------------------------------
+
+    def build(self) -> gr.Blocks:
+        ui = self.ui
+        private: dict[str, Any] = {"api_visibility": "private"}
+        with gr.Blocks(title=ui.title, analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
+            header = gr.HTML(render.header_html(ui.title, "", False, ready=False), elem_id="header", js_on_load=None)
+            with gr.Row(equal_height=False, elem_id="main"):
+                with gr.Column(scale=3, min_width=320, elem_id="chat-column"):
+                    chat = gr.Chatbot(
+                        label="Conversation",
+                        elem_id="chat",
+                        height="62vh",
+                        min_height=320,
+                        buttons=["copy_all"],
+                        feedback_options=("Like", "Dislike"),
+                        placeholder="Ask a question about the company's documents: leave, travel, IT, offices…",
+                        group_consecutive_messages=False,
+                    )
+                    with gr.Row(elem_id="ask-row", equal_height=True):
+                        question = gr.Textbox(
+                            label="Your question",
+                            show_label=False,
+                            placeholder="Ask a question…",
+                            elem_id="question",
+                            lines=1,
+                            max_lines=6,
+                            max_length=4000,
+                            autofocus=True,
+                            container=False,
+                            scale=5,
+                            min_width=160,
+                        )
+                        send = gr.Button("Send", variant="primary", elem_id="send", scale=1, min_width=72)
+                    with gr.Row(elem_id="options-row", equal_height=True):
+                        mode = gr.Radio(
+                            self.modes,
+                            value=AUTO,
+                            label="Mode",
+                            elem_id="mode",
+                            visible=len(self.modes) > 1,
+                            scale=4,
+                            min_width=200,
+                        )
+                        new = gr.Button("New conversation", elem_id="new-chat", size="sm", scale=1, min_width=140)
+                with gr.Column(scale=2, min_width=300, elem_id="side-column"):
+                    with gr.Group(elem_id="citation-panel"):
+                        panel = gr.HTML(render.PANEL_EMPTY, elem_id="citation-body", js_on_load=None)
+                        close = gr.Button("Close source", elem_id="citation-close", size="sm", visible=False, variant="secondary")
+                    with gr.Group(visible=False, elem_id="feedback") as feedback_group:
+                        feedback_note = gr.HTML("", elem_id="feedback-note", js_on_load=None)
+                        comment = gr.Textbox(
+                            label="Comment (optional)",
+                            elem_id="feedback-comment",
+                            lines=2,
+                            max_lines=6,
+                            max_length=4000,
+                            placeholder="What was good or wrong about this answer?",
+                        )
+                        comment_send = gr.Button("Send comment", elem_id="feedback-send", size="sm")
+                    feedback_done = gr.HTML("", elem_id="feedback-done", js_on_load=None)
+                    if ui.uploads:
+                        with gr.Group(elem_id="uploads"):
+                            gr.HTML('<h2 class="uploads-title">Add documents</h2>', elem_id="uploads-title", js_on_load=None)
+                            collection = gr.Radio(
+                                [("Personal: only you", PERSONAL), ("Shared: everyone", SHARED)],
+                                value=PERSONAL,
+                                label="Collection",
+                                elem_id="collection",
+                            )
+                            upload = gr.File(
+                                label="Documents (drop files here, or choose)",
+                                file_count="multiple",
+                                type="filepath",
+                                elem_id="upload",
+                                height=140,
+                            )
+                            upload_status = gr.HTML("", elem_id="upload-status", js_on_load=None)
+            # The source buttons inside answers reach Python through these (see assets/page.js).
+            cite_key = gr.Textbox(label="Source to open", visible="hidden", elem_id="cite-key")
+            cite_open = gr.Button("Open source", visible="hidden", elem_id="cite-open")
+            feedback_turn = gr.State(None)
+
+            load_outputs = [header, chat] + ([collection] if ui.uploads else [])
+            demo.load(self.on_load, None, load_outputs, show_progress="hidden", queue=False, **private)
+            gr.on(
+                [question.submit, send.click],
+                self.respond,
+                [question, mode],
+                [chat, question],
+                show_progress="minimal",
+                show_progress_on=[chat],
+                concurrency_limit=ui.concurrency,
+                concurrency_id="answer",
+                **private,
+            )
+            cite_open.click(self.open_citation, [cite_key], [panel, close], show_progress="hidden", **private).then(
+                None, js="() => window.inhouse && window.inhouse.showPanel()", **private
+            )
+            close.click(self.close_citation, None, [panel, close], show_progress="hidden", **private).then(
+                None, js="() => window.inhouse && window.inhouse.focusQuestion()", **private
+            )
+            chat.like(
+                self.on_like,
+                None,
+                [feedback_group, feedback_note, feedback_turn, comment, feedback_done],
+                show_progress="hidden",
+                **private,
+            )
+            gr.on(
+                [comment_send.click, comment.submit],
+                self.on_comment,
+                [comment, feedback_turn],
+                [feedback_group, feedback_done, comment],
+                show_progress="hidden",
+                **private,
+            )
+            new_outputs = [chat, panel, close, feedback_group, feedback_done]
+            new.click(self.new_conversation, None, new_outputs, show_progress="hidden", **private)
+            chat.clear(self.new_conversation, None, new_outputs, show_progress="hidden", **private)
+            mode.change(self.on_mode, [mode], None, show_progress="hidden", **private)
+            if ui.uploads:
+                upload.upload(
+                    self.on_upload,
+                    [upload, collection],
+                    [upload_status, upload],
+                    show_progress="hidden",
+                    concurrency_limit=ui.concurrency,
+                    **private,
+                )
+        return demo
+
+    # handlers -----------------------------------------------------------------------------
+
+    def _who(self, request: gr.Request) -> tuple[str, str]:
+        try:
+            return self.auth.user(request), self.auth.session_key(request)
+        except PermissionError:
+            raise gr.Error("Sign in first.") from None
+
+    def on_load(self, request: gr.Request) -> tuple[Any, ...]:
+        user, key = self._who(request)
+        header = render.header_html(self.ui.title, user, self.auth.mode == "password")
+        out: list[Any] = [header, render.chat_messages(self.conversations.turns(key))]
+        if self.ui.uploads:
+            choices = [("Personal: only you", PERSONAL)]
+            if self.ui.may_share(user):
+                choices.append(("Shared: everyone", SHARED))
+            out.append(gr.update(choices=choices, value=PERSONAL))
+        return tuple(out)
+
+    def mode_value(self, mode: str | None) -> str | None:
+        """The ``mode=`` for the assistant: None for Auto (or anything not offered)."""
+        offered = {value for _, value in self.modes}
+        return mode if mode in offered and mode != AUTO else None
+
+    def respond(self, question: str, mode: str, request: gr.Request) -> Iterator[tuple[Any, Any]]:
+        """Stream one answer into the chat (the question box is emptied at once)."""
+        user, key = self._who(request)
+        question = (question or "").strip()
+        if not question:
+            yield gr.skip(), gr.skip()
+            return
+        use_mode = self.mode_value(mode)
+        history = self.conversations.history(key)
+        turn = Turn(question, mode=use_mode)
+        self.conversations.add(key, turn)
+        turns = self.conversations.turns(key)
+        yield render.chat_messages(turns), ""
+        last = 0.0
+        try:
+            for item in self.assistant.stream(question, user=user, history=history, mode=use_mode):
+                if isinstance(item, Answer):
+                    turn.images = [self.images.add(a.data, a.mime, user) for a in item.artifacts if a.mime.startswith("image/")]
+                    turn.answer = item
+                    continue
+                turn.partial += item
+                now = time.perf_counter()
+                if now - last >= STREAM_EVERY_S and turn.partial.strip():
+                    last = now
+                    yield render.chat_messages(turns), gr.skip()
+        except InhouseError as exc:
+            turn.error = str(exc)
+        except Exception as exc:
+            log.exception("answering %r failed", question)
+            turn.error = f"{type(exc).__name__}: {exc} (the server log has the details)"
+        if turn.answer is None and not turn.error:
+            turn.error = "the assistant stopped without an answer"
+        yield render.chat_messages(turns), gr.skip()
+
+    def open_citation(self, key: str, request: gr.Request) -> tuple[str, Any]:
+        _, conversation = self._who(request)
+        match = _CITE.match((key or "").strip())
+        turn = self.conversations.find(conversation, int(match.group(1))) if match else None
+        answer = turn.answer if turn is not None else None
+        n = int(match.group(2)) if match else 0
+        citation = next((c for c in answer.citations if c.n == n), None) if answer is not None else None
+        if citation is None:
+            return render.PANEL_EMPTY, gr.update(visible=False)
+        return render.passage_html(citation, citation.doc_id or None), gr.update(visible=True)
+
+    def close_citation(self) -> tuple[str, Any]:
+        return render.PANEL_EMPTY, gr.update(visible=False)
+
+    def on_like(self, data: gr.LikeData, request: gr.Request) -> tuple[Any, ...]:
+        user, key = self._who(request)
+        index = data.index[0] if isinstance(data.index, list | tuple) else data.index
+        turns = self.conversations.turns(key)
+        position = int(index) // 2
+        turn = turns[position] if 0 <= position < len(turns) else None
+        if turn is None or turn.answer is None:
+            return gr.update(visible=False), "", None, "", ""
+        rating = 1 if data.liked is True else -1 if data.liked is False else 0
+        answer = turn.answer
+        sources = [
+            {
+                "n": c.n,
+                "source": c.source,
+                "title": c.title,
+                "heading": c.heading,
+                "page": c.page,
+                "doc_id": c.doc_id or None,
+            }
+            for c in answer.citations
+        ]
+        turn.feedback_id = self.feedback.rate(
+            user=user,
+            question=turn.question,
+            answer=answer.text,
+            sources=sources,
+            provider=answer.provider,
+            rating=rating,
+            mode=answer.route.get("use_case"),
+            feedback_id=turn.feedback_id,
+        )
+        if rating == 0:
+            return gr.update(visible=False), "", None, "", render.notice("Rating removed.")
+        verdict = "helpful" if rating > 0 else "not helpful"
+        note = render.feedback_note(turn.question, verdict)
+        return gr.update(visible=True), note, turn.id, "", ""
+
+    def on_comment(self, text: str, turn_id: int | None, request: gr.Request) -> tuple[Any, ...]:
+        user, key = self._who(request)
+        turn = self.conversations.find(key, int(turn_id)) if turn_id is not None else None
+        if turn is None or turn.feedback_id is None:
+            return gr.update(visible=False), "", ""
+        if (text or "").strip():
+            self.feedback.comment(turn.feedback_id, user, text)
+            return gr.update(visible=False), render.notice("Thanks, your comment was saved."), ""
+        return gr.update(visible=False), "", ""
+
+    def new_conversation(self, request: gr.Request) -> tuple[Any, ...]:
+        _, key = self._who(request)
+        self.conversations.clear(key)
+        return [], render.PANEL_EMPTY, gr.update(visible=False), gr.update(visible=False), ""
+
+    def on_mode(self, mode: str) -> None:
+        """Load the chosen mode's first model while the user types."""
+        chosen = self.mode_value(mode)
+        if chosen is not None and chosen != "image":
+            threading.Thread(target=_warm_up, args=(self.assistant, chosen), daemon=True, name="inhouse-ui-warm-up").start()
+
+    def on_upload(self, files: list[str] | None, collection: str, request: gr.Request) -> Iterator[tuple[Any, Any]]:
+        """Save the dropped files, ingest them in the background, show progress, then the report."""
+        user, _ = self._who(request)
+        if not files:
+            yield gr.skip(), gr.skip()
+            return
+        chosen = SHARED if collection == SHARED else PERSONAL
+        if chosen == SHARED and not self.ui.may_share(user):
+            yield render.upload_message("You may not add documents to the shared collection.", bad=True), None
+            return
+        paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in files]
+        job = self.uploads.save(paths, user, chosen)
+        for path in paths:  # the page's copy in Gradio's cache is not needed any more
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        while not job.finished.wait(0.25):
+            yield render.upload_progress(job), gr.skip()
+        yield render.upload_report(job), None
+
+
+def _warm_up(assistant: Any, mode: str | None) -> None:
+    try:
+        assistant.warm_up(mode)
+    except Exception as exc:  # a cold first answer is the only cost
+        log.warning("warming up %s failed: %s", mode or "the default chain", exc)

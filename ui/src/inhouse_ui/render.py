@@ -1,0 +1,222 @@
+"""The HTML the page shows: answers with their source buttons and details, the passage panel,
+the header and upload reports.
+
+Chat messages go through Gradio's sanitizer, which keeps ``class``, ``role`` and plain tags but
+drops ``data-*`` and ``aria-*`` attributes: a source button carries its turn and number in a
+class (``cite-12-3``) that the page's script reads. Everything that is not model-written
+Markdown is escaped here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+from typing import Any
+
+from inhouse.types import Answer, Citation
+from inhouse_ui.conversations import Turn
+from inhouse_ui.uploads import SHARED, Job
+
+RESIDENCY = {
+    "local": "runs on this server",
+    "in-account": "in the company's cloud account",
+    "self-hosted": "on the company's own GPUs",
+    "external": "sent to an outside service",
+}
+ABSTAINED = (
+    '<p class="abstained"><strong>The documents do not answer this.</strong> '
+    "Nothing in the documents you can read covers it, so there is no answer rather than a guess.</p>"
+)
+PANEL_EMPTY = (
+    '<div class="passage empty"><h2 tabindex="-1">Sources</h2>'
+    "<p>Choose a numbered source under an answer to read the passage it comes from.</p></div>"
+)
+
+
+def chat_messages(turns: Sequence[Turn]) -> list[dict[str, Any]]:
+    """The Chatbot value: a user message and (once something arrived) an answer per turn."""
+    out: list[dict[str, Any]] = []
+    for turn in turns:
+        out.append({"role": "user", "content": turn.question})
+        content = answer_content(turn)
+        if content:
+            out.append({"role": "assistant", "content": content})
+    return out
+
+
+def answer_content(turn: Turn) -> str:
+    """The assistant message of a turn: the streamed text while it runs, then the full answer."""
+    if turn.rendered is not None:
+        return turn.rendered
+    if turn.error:
+        turn.rendered = f'<p class="error" role="alert">Something went wrong: {escape(turn.error)}</p>'
+        return turn.rendered
+    if turn.answer is None:
+        return turn.partial
+    turn.rendered = "\n\n".join(p for p in (answer_body(turn), sources_html(turn), meta_html(turn.answer)) if p)
+    return turn.rendered
+
+
+def answer_body(turn: Turn) -> str:
+    answer = turn.answer
+    assert answer is not None
+    parts = []
+    if answer.abstained and answer.route.get("use_case") != "image":
+        parts.append(ABSTAINED)
+    elif answer.abstained:
+        parts.append(f'<p class="abstained">{escape(answer.text)}</p>')
+    elif answer.text:
+        text = answer.text
+        if text.count("```") % 2:  # close a code block the model left open, or it swallows the sources
+            text += "\n```"
+        parts.append(text)
+    for image_id in turn.images:
+        alt = escape(f"Image for: {turn.question}"[:200], quote=True)
+        parts.append(
+            f'<figure class="answer-image"><img src="images/{image_id}" alt="{alt}">'
+            f'<figcaption><a href="images/{image_id}?download=1" download>Download image</a></figcaption></figure>'
+        )
+    return "\n\n".join(parts)
+
+
+def where(citation: Citation) -> str:
+    """``p. 3`` or the heading path of a citation."""
+    return f"p. {citation.page}" if citation.page is not None else citation.heading
+
+
+def sources_html(turn: Turn) -> str:
+    """Numbered buttons, one per citation; the page's script opens the passage panel."""
+    answer = turn.answer
+    if answer is None or not answer.citations:
+        return ""
+    chips = []
+    for c in answer.citations:
+        label = c.title or c.source
+        place = where(c)
+        text = f"{label} — {place}" if place else label
+        short = text if len(text) <= 60 else text[:57].rstrip() + "…"
+        chips.append(
+            f'<button type="button" class="cite-chip cite-{turn.id}-{c.n}">'
+            f'<span class="cite-n">{c.n}</span> <span class="cite-title">{escape(short)}</span></button>'
+        )
+    return f'<div class="sources" role="group"><span class="sources-label">Sources</span> {" ".join(chips)}</div>'
+
+
+def meta_html(answer: Answer) -> str:
+    """Who answered, where it ran, tokens and time, and any fallback."""
+    route = answer.route or {}
+    bits = []
+    residency = route.get("residency")
+    if residency:
+        title = escape(RESIDENCY.get(residency, residency))
+        bits.append(f'<span class="badge residency-{escape(residency)}" title="{title}">{escape(residency)}</span>')
+    if answer.provider:
+        bits.append(f'<span class="provider">{escape(answer.provider)}</span>')
+    use_case = route.get("use_case")
+    if use_case and use_case != "default":
+        bits.append(f'<span class="use-case">{escape(use_case)}</span>')
+    usage = answer.usage
+    if usage.input_tokens or usage.output_tokens:
+        bits.append(f'<span class="tokens">{usage.input_tokens:,} in · {usage.output_tokens:,} out tokens</span>')
+    if usage.images:
+        bits.append(f'<span class="tokens">{usage.images} image{"s" if usage.images != 1 else ""}</span>')
+    total = answer.timings.get("total_ms")
+    if total is not None:
+        took = f"{total / 1000:.1f} s" if total >= 1000 else f"{total:.0f} ms"
+        bits.append(f'<span class="time">{took}</span>')
+    if answer.cost_usd:
+        bits.append(f'<span class="cost">${answer.cost_usd:.4f}</span>')
+    if route.get("fallback"):
+        failed = list(dict.fromkeys(str(a.get("profile")) for a in answer.attempts if not a.get("ok") and a.get("profile")))
+        origin = ", ".join(failed) or ", ".join(route.get("chain", [])[:1]) or "the first choice"
+        bits.append(f'<span class="fallback">fell back from {escape(origin)}</span>')
+    return f'<div class="answer-meta">{" · ".join(bits)}</div>' if bits else ""
+
+
+def passage_html(citation: Citation, doc_id: str | None) -> str:
+    """The side panel for one citation: title, place, the passage, a link to the original."""
+    place = where(citation)
+    paragraphs = "".join(f"<p>{escape(p)}</p>" for p in citation.text.split("\n\n") if p.strip())
+    link = (
+        f'<p class="open-original"><a href="files/{escape(doc_id)}{_page_anchor(citation)}" target="_blank" rel="noopener">'
+        f"Open the original ({escape(citation.source.rsplit('/', 1)[-1])})</a></p>"
+        if doc_id
+        else ""
+    )
+    title = escape(citation.title or citation.source)
+    return (
+        f'<div class="passage"><h2 tabindex="-1"><span class="cite-n">{citation.n}</span> {title}</h2>'
+        + (f'<p class="where">{escape(place)}</p>' if place else "")
+        + f'<p class="path">{escape(citation.source)}</p>'
+        + f'<blockquote class="passage-text">{paragraphs}</blockquote>{link}</div>'
+    )
+
+
+def _page_anchor(citation: Citation) -> str:
+    return f"#page={citation.page}" if citation.page is not None and citation.source.lower().endswith(".pdf") else ""
+
+
+def header_html(title: str, user: str, signed_in: bool, ready: bool = True) -> str:
+    """The page header; ``ready`` (class ``ready``) once the page's load event has run."""
+    who = (
+        f'<span class="who">Signed in as <strong>{escape(user)}</strong> · <a href="logout">Sign out</a></span>'
+        if signed_in
+        else ""
+    )
+    return (
+        f'<header class="page-header{" ready" if ready else ""}"><div><h1>{escape(title)}</h1>'
+        "<p>Answers from the company's documents, with the sources they come from.</p></div>"
+        f"{who}</header>"
+    )
+
+
+COLLECTION_NAMES = {"personal": "your personal collection", "shared": "the shared collection"}
+STATUS_TEXT = {
+    "added": "added",
+    "updated": "updated",
+    "unchanged": "already there, unchanged",
+}
+
+
+def upload_progress(job: Job) -> str:
+    """A progress bar while the worker ingests the job's files."""
+    if job.total is None:
+        bar = '<progress aria-label="Reading the files"></progress>'
+        text = f"Reading {len(job.names)} file{'s' if len(job.names) != 1 else ''}…"
+    else:
+        bar = f'<progress aria-label="Reading the files" max="{max(job.total, 1)}" value="{job.done}"></progress>'
+        text = f"Read {job.done} of {job.total}" + (f": {escape(job.current)}" if job.current else "")
+    return f'<div class="upload-progress" role="status">{bar} <span>{text}</span></div>'
+
+
+def upload_report(job: Job) -> str:
+    """What was added to which collection, and every file that could not be, with its reason."""
+    where_to = COLLECTION_NAMES[SHARED if job.collection == SHARED else "personal"]
+    if job.error:
+        return f'<div class="upload-report" role="alert"><p class="bad">Could not add the files: {escape(job.error)}</p></div>'
+    good = [r for r in job.results if r.ok]
+    bad = [r for r in job.results if not r.ok]
+    parts = ['<div class="upload-report" role="status">']
+    if good:
+        parts.append(f"<p>Added to {where_to} ({job.seconds:.1f} s):</p><ul>")
+        parts += [f'<li class="ok"><span class="name">{escape(r.name)}</span> — {STATUS_TEXT[r.status]}</li>' for r in good]
+        parts.append("</ul>")
+    if bad:
+        parts.append(f'<p class="bad">Could not add {len(bad)} file{"s" if len(bad) != 1 else ""}:</p><ul>')
+        parts += [f'<li class="bad"><span class="name">{escape(r.name)}</span> — {escape(r.reason)}</li>' for r in bad]
+        parts.append("</ul>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def feedback_note(question: str, verdict: str) -> str:
+    short = question if len(question) <= 80 else question[:79] + "…"
+    return f"<p>Thanks: you rated the answer to <em>{escape(short)}</em> as <strong>{verdict}</strong>. Add a comment?</p>"
+
+
+def notice(text: str) -> str:
+    return f'<p class="notice" role="status">{escape(text)}</p>'
+
+
+def upload_message(text: str, bad: bool = False) -> str:
+    return f'<div class="upload-report" role="status"><p class="{"bad" if bad else ""}">{escape(text)}</p></div>'
