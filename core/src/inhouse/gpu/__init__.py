@@ -17,14 +17,8 @@ result's ``assumptions``. ``bench/gpu_check.py`` checks the memory formula again
 forward pass on a GPU.
 """
 
-from inhouse.gpu.architectures import (
-    ARCHITECTURES,
-    Architecture,
-    GpuPlanError,
-    from_config_dict,
-    from_config_json,
-    get_architecture,
-)
+from inhouse.gpu.architectures import Architecture, GpuPlanError, from_config_dict, from_config_json
+from inhouse.gpu.catalog import ARCHITECTURES, get_architecture
 from inhouse.gpu.hardware import GB, GPUS, INSTANCES, GiB, Gpu, Instance, Interconnect, get_gpu, get_instance
 from inhouse.gpu.launch import launch_config, render_launch, sagemaker_config, tgi_args, vllm_args
 from inhouse.gpu.plan import Option, Overhead, Plan, plan, render_plan

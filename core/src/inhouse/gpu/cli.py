@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from inhouse.gpu.architectures import Architecture, GpuPlanError, from_config_json, get_architecture
+from inhouse.gpu.architectures import Architecture, GpuPlanError, from_config_json
+from inhouse.gpu.catalog import get_architecture
 from inhouse.gpu.launch import launch_config
 from inhouse.gpu.plan import DTYPE_BYTES, QUANTIZED_BYTES_PER_PARAM, Plan, plan, render_plan
 from inhouse.gpu.train import render_train_plan, train_plan
