@@ -130,6 +130,7 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def url(host: str, port: int) -> str:
+    """The page's address (IPv6 hosts in brackets)."""
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
