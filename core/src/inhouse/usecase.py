@@ -17,7 +17,6 @@ from typing import Any
 from inhouse.config import RouterSettings
 from inhouse.errors import ConfigError
 
-USE_CASES = ("default", "reasoning", "multilingual", "image", "private")
 # Languages the detector chooses among: a closed set is far more accurate on short questions.
 LANGUAGES = (
     "en", "de", "fr", "es", "it", "pt", "nl", "sv", "da", "no", "fi", "pl", "cs", "ru", "uk",
