@@ -30,6 +30,7 @@ def test_round_trip_upsert_search_delete(tmp_path: Path, rng: np.random.Generato
         store.upsert(record, chunks, vecs[name])
     assert store.count() == 3
     assert set(store.documents()) == {"leave", "vpn", "pay"} and set(store.documents("/it")) == {"vpn"}
+    assert store.document("vpn") == store.documents()["vpn"] and store.document("nope") is None
     top = store.search(vecs["vpn"][0], "tunnelbird", k=2)[0]
     assert top.chunk.id == "vpn#0" and top.chunk.heading == "H0" and top.chunk.meta == {"n": 0}
     assert top.dense == pytest.approx(1.0, abs=1e-5) and top.bm25 > 0

@@ -398,7 +398,7 @@ def test_the_files_route_serves_only_readable_originals_inside_their_roots(
         "relative-root": replace(pdf, id="relative-root", root="docs", source="secret.txt"),
         "private": DocumentRecord("private", "annual-leave.md", str(EXAMPLES / "people"), "t", "h", 0.0, ("ana",)),
     }
-    monkeypatch.setattr(store, "documents", lambda root=None: {**documents, **forged})
+    monkeypatch.setattr(store, "document", {**documents, **forged}.get)
     for doc_id in [*forged, "no-such-doc", "..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd"]:
         response = get(f"{server.url}files/{doc_id}")
         assert response.status == 404, (doc_id, response.status)
@@ -420,7 +420,7 @@ def test_a_trusted_header_or_nobody_signs_users_in(server: Server, monkeypatch: 
     documents = store.documents()
     [public] = [r for r in documents.values() if r.source == "people/annual-leave.md"]
     private = DocumentRecord("private", "annual-leave.md", str(EXAMPLES / "people"), "t", "h", 0.0, ("ana",))
-    monkeypatch.setattr(store, "documents", lambda root=None: {**documents, "private": private})
+    monkeypatch.setattr(store, "document", {**documents, "private": private}.get)
 
     proxied = TestClient(build_app(server.assistant, {"trusted_header": "X-Forwarded-User"}))
     assert proxied.get("/").status_code == 401  # no header: nobody

@@ -148,6 +148,10 @@ class Store(Plugin):
         """Every stored document (of one connector root, if given), by id."""
         raise NotImplementedError
 
+    def document(self, doc_id: str) -> DocumentRecord | None:
+        """One stored document by id, or None (stores with an index override this)."""
+        return self.documents().get(doc_id)
+
     def count(self) -> int:
         """Number of stored chunks."""
         raise NotImplementedError

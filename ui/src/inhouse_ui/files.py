@@ -99,7 +99,7 @@ def router(store: Any, auth: Auth, images: Images) -> APIRouter:
     def original(doc_id: str, user: str = Depends(signed_in)) -> Response:
         if not _ID.match(doc_id):
             raise HTTPException(404, "not found")
-        record = store().documents().get(doc_id)
+        record = store().document(doc_id)
         path = document_path(record) if record is not None and readable(record, user) else None
         if path is None:
             raise HTTPException(404, "not found")

@@ -122,6 +122,10 @@ class LocalStore(Store):
         """Every stored document (of one connector root, if given), by id."""
         return self._records.documents(root)
 
+    def document(self, doc_id: str) -> DocumentRecord | None:
+        """One stored document by id (a single indexed lookup)."""
+        return self._records.documents(doc_id=doc_id).get(doc_id)
+
     def count(self) -> int:
         """Number of stored chunks."""
         return self._records.count()

@@ -216,11 +216,13 @@ class Records:
         with self._wlock:
             self._writer.execute("VACUUM")
 
-    def documents(self, root: str | None = None) -> dict[str, DocumentRecord]:
-        """Stored documents (of one root, if given), by id."""
+    def documents(self, root: str | None = None, doc_id: str | None = None) -> dict[str, DocumentRecord]:
+        """Stored documents (of one root, or the one with ``doc_id``, if given), by id."""
         sql, args = "SELECT id, source, root, title, hash, modified, acl FROM documents", ()
         if root is not None:
             sql, args = sql + " WHERE root = ?", (root,)
+        elif doc_id is not None:
+            sql, args = sql + " WHERE id = ?", (doc_id,)
         with self.read() as db:
             rows = db.execute(sql, args).fetchall()
         return {r[0]: DocumentRecord(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6]))) for r in rows}
