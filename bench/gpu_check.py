@@ -160,8 +160,10 @@ def transformers_falcon(arch: Architecture, device: Any, dtype: Any) -> Any:
     from transformers import AutoModelForCausalLM, FalconConfig
 
     config = FalconConfig(**{k: v for k, v in arch.to_config_dict().items() if k != "model_type"})
+    # transformers 4.56 renamed ``torch_dtype`` to ``dtype``; 5.x accepts only the new name.
+    dtype_key = "dtype" if _version_tuple("transformers") >= (4, 56) else "torch_dtype"
     with torch.device(device):
-        model = AutoModelForCausalLM.from_config(config, torch_dtype=dtype, attn_implementation="sdpa")
+        model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa", **{dtype_key: dtype})
     return model.eval()
 
 
@@ -315,6 +317,12 @@ def main(argv: list[str] | None = None) -> int:
     if os.environ.get("OUT"):
         Path(os.environ["OUT"], "gpu_check.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return 0 if all(r["within_goal"] for r in rows) else 1
+
+
+def _version_tuple(package: str) -> tuple[int, ...]:
+    """``package``'s version as integers (major, minor), e.g. (5, 17)."""
+    text = _version(package) or "0"
+    return tuple(int(part) for part in text.split(".")[:2] if part.isdigit())
 
 
 def _version(package: str) -> str | None:
