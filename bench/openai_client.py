@@ -8,7 +8,7 @@ distributions it pulls in and their size (from the installed RECORDs; "beyond" l
 what inhouse core and boto3, which inhouse-selfhosted needs anyway, install), and per streamed
 request the client's overhead: from the server's first response byte to the first token
 the caller gets (both clocks are time.perf_counter in this process). Both ask for the same
-grounded answer from ``tests/emulators/openai_server.py``; warm-up requests are not counted.
+grounded answer from ``inhouse.testing.emulators.openai_server``; warm-up requests are not counted.
 litellm runs with LITELLM_LOCAL_MODEL_COST_MAP=True (no remote cost-map fetch) and is
 skipped when it is not importable. Results go to bench/results/openai_client.json.
 """
@@ -34,10 +34,8 @@ from packaging.utils import canonicalize_name
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-
-from emulators.openai_server import OpenAIServer  # noqa: E402
 from inhouse.plugins import Prompt  # noqa: E402
+from inhouse.testing.emulators.openai_server import OpenAIServer  # noqa: E402
 from inhouse_selfhosted.openai import OpenAICompatibleProvider  # noqa: E402
 
 MODEL = "test-model"

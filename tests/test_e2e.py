@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, write_config
 from inhouse import Answer, Assistant
+from support import EXAMPLES, write_config
 
 QUESTIONS = json.loads((Path(__file__).parent / "e2e_questions.json").read_text())
 ANSWERABLE = [q for q in QUESTIONS if q["source"]]

@@ -8,11 +8,11 @@ import socket
 
 import pytest
 
-from conftest import EXAMPLES, write_config
-from emulators.bedrock import BedrockEmulator
-from emulators.tgi import TGIEmulator
 from inhouse import Assistant
 from inhouse.errors import ProviderError
+from inhouse.testing.emulators.bedrock import BedrockEmulator
+from inhouse.testing.emulators.tgi import TGIEmulator
+from support import EXAMPLES, write_config
 
 pytestmark = pytest.mark.model
 QUESTION = "How many vacation days do I get?"

@@ -10,17 +10,19 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from inhouse import access, followup, registry, usecase
 from inhouse import config as config_mod
-from inhouse import followup, registry, usecase
 from inhouse.answer import NOT_FOUND, build_prompt, cite, is_refusal
-from inhouse.errors import ProviderError
+from inhouse.errors import AccessDenied, IngestError, ProviderError
 from inhouse.ingest import Ingester, ProgressCallback
 from inhouse.ledger import Call, Ledger, PriceTable
-from inhouse.plugins import Artifact, Connector, Embedder, Prompt, Provider, SearchMode, Store
+from inhouse.plugins import Artifact, Connector, DocumentRecord, Embedder, Prompt, Provider, SearchMode, Store
 from inhouse.route import Router, RouteResult
 from inhouse.types import Answer, Hit, IngestReport, Usage
 from inhouse.usecase import LanguageDetector
 
+# The connector plugin that ``ingest(paths)`` reads files and folders with.
+PATH_CONNECTOR = "filesystem"
 PathsOrConnector = str | os.PathLike[str] | Connector | Iterable[str | os.PathLike[str]] | None
 History = Sequence[dict[str, str]] | Sequence[tuple[str, str]]
 
@@ -46,15 +48,9 @@ class Assistant:
         self._ledger: Ledger | None = None
         self.languages = LanguageDetector()
         core = settings.core
-        self.router = Router(
-            core.routing,
-            settings.providers,
-            self._build_provider,
-            self._provider_class,
-            core.router,
-            PriceTable(core.prices),
-            lambda: self.ledger,
-        )
+        self._connectors: dict[str, Connector] = {}  # by root: the connectors seen, for open_document
+        self._configured_built = False
+        self.router = Router(core.routing, self._build_provider, core.router, PriceTable(core.prices), lambda: self.ledger)
 
     @classmethod
     def from_config(cls, path: str | os.PathLike[str] | None = None, home: str | os.PathLike[str] | None = None) -> Assistant:
@@ -86,10 +82,6 @@ class Assistant:
     def _build_provider(self, profile: str) -> Provider:
         return self._build("providers", self.settings.providers[profile], f"providers.{profile}")
 
-    def _provider_class(self, profile: str) -> type[Provider]:
-        where = f"{self.settings.source}: providers.{profile}.use"
-        return registry.load_class("providers", self.settings.providers[profile]["use"], where)  # type: ignore[return-value]
-
     @property
     def ledger(self) -> Ledger:
         """The usage ledger (``<home>/usage.sqlite3``): every model call with tokens and cost."""
@@ -109,13 +101,13 @@ class Assistant:
             Call(
                 kind="embed",
                 profile="embedder",
-                plugin=self.settings.embedder["use"],
+                plugin=embedder.use,
                 model=model,
                 residency=embedder.residency,
                 ok=True,
                 usage=sent,
                 user=user,
-                cost_usd=self.router.prices.cost(model, sent, embedder.residency),
+                cost_usd=self.router.prices.cost(embedder, model, sent),
                 ms=(time.perf_counter() - started) * 1000,
             )
         )
@@ -129,7 +121,48 @@ class Assistant:
 
     def connectors(self) -> list[Connector]:
         """The connectors of the configuration's ``[connectors.NAME]`` tables."""
-        return [self._build("connectors", spec, f"connectors.{name}") for name, spec in self.settings.connectors.items()]
+        tables = self.settings.connectors.items()
+        built = [self._remember(self._build("connectors", spec, f"connectors.{name}")) for name, spec in tables]
+        self._configured_built = True
+        return built
+
+    def _remember(self, connector: Connector) -> Connector:
+        with self._lock:
+            self._connectors[str(connector.root)] = connector
+        return connector
+
+    def _connector_for(self, record: DocumentRecord) -> Connector | None:
+        """The connector that can open ``record``: one this assistant has built with its root
+        (the configured ones, those ``ingest`` used), else one its plugin rebuilds from the
+        root alone (``Connector.reopen``), or None."""
+        with self._lock:
+            known = self._connectors.get(record.root)
+        if known is None and not self._configured_built:
+            self.connectors()
+            with self._lock:
+                known = self._connectors.get(record.root)
+        if known is None and record.connector:
+            cls = registry.load_class("connectors", record.connector)
+            reopened = cls.reopen(record.root)  # type: ignore[attr-defined]
+            known = self._remember(reopened) if reopened is not None else None
+        return known
+
+    def open_document(self, doc_id: str, user: str | None = None) -> tuple[DocumentRecord, bytes]:
+        """The stored record and original bytes of document ``doc_id``, when ``user`` may read it.
+
+        Raises ``AccessDenied`` alike for an unknown id, a document the user may not read and
+        one whose original cannot be opened any more, so the answer says nothing about what
+        exists. The bytes come from the connector that yielded the document."""
+        record = self.store.document(doc_id)
+        if record is None or not access.readable(record.acl, access.principals(user)):
+            raise AccessDenied("no such document")
+        connector = self._connector_for(record)
+        try:
+            if connector is None:
+                raise IngestError(f"no connector can open documents of {record.root}")
+            return record, connector.open(record.source)
+        except IngestError as exc:
+            raise AccessDenied(f"no such document ({exc})") from exc
 
     # ingest ------------------------------------------------------------------------------
 
@@ -153,8 +186,10 @@ class Assistant:
             connectors = [paths_or_connector]
         else:
             items = [paths_or_connector] if isinstance(paths_or_connector, str | os.PathLike) else list(paths_or_connector)
-            spec: dict[str, Any] = {"use": "filesystem"} if acl is None else {"use": "filesystem", "acl": list(acl)}
+            spec: dict[str, Any] = {"use": PATH_CONNECTOR, "acl": list(acl or [])}
             connectors = [self._build("connectors", {**spec, "path": str(Path(p).resolve())}, "connectors.cli") for p in items]
+        for connector in connectors:
+            self._remember(connector)
         if rebuild:
             self.store.reset()
         self._check_embedder()
@@ -185,7 +220,7 @@ class Assistant:
             vector = self.embedder.embed_query(query)
             self._record_embedding(before, started, user or "")
             self._check_embedder(len(vector))
-        acl = [user] if user else None
+        acl = access.principals(user)
         per_doc = self.settings.core.retrieval.per_document
         raw = self.store.search(vector, query, k=k if per_doc is None else k * 4, acl=acl, filters=filters, mode=mode)
         if per_doc is None:

@@ -12,15 +12,17 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from inhouse.errors import ConfigError
-from inhouse.plugins import Residency
+from inhouse.plugins import Price, Residency
 
 DEFAULT_HOME = Path("~/.local/share/inhouse")
+SETTINGS_GROUP = "inhouse.settings"
 
 
 class _Section(BaseModel):
@@ -74,14 +76,6 @@ class RouterSettings(_Section):
     private_residency: list[Residency] = Field(default_factory=lambda: ["local", "self-hosted"])
 
 
-class Price(_Section):
-    """The price of one model: USD per million input / output tokens and per image."""
-
-    input: float = Field(0.0, ge=0)
-    output: float = Field(0.0, ge=0)
-    image: float = Field(0.0, ge=0)
-
-
 class CoreSettings(_Section):
     """The non-plugin tables of the configuration."""
 
@@ -89,8 +83,6 @@ class CoreSettings(_Section):
     router: RouterSettings = Field(default_factory=RouterSettings)
     # By model id; merged over the packaged table (inhouse/prices.toml).
     prices: dict[str, Price] = Field(default_factory=dict)
-    # The chat page's table, kept raw: the inhouse-ui package validates it (like a plugin's).
-    ui: dict[str, Any] = Field(default_factory=dict)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
@@ -111,6 +103,17 @@ class Settings:
     connectors: dict[str, dict[str, Any]] = field(default_factory=dict)
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     core: CoreSettings = field(default_factory=CoreSettings)
+    # Top-level tables another distribution owns (``[ui]``: inhouse-ui), kept raw: the owner,
+    # named by its ``inhouse.settings`` entry point, validates its table when it reads it.
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def table(self, name: str, model: type[BaseModel]) -> Any:
+        """The owned table ``[name]`` validated by ``model`` (an empty table when absent);
+        errors name the TOML path, like a plugin's."""
+        try:
+            return model.model_validate(self.tables.get(name, {}))
+        except ValidationError as exc:
+            raise ConfigError(describe(exc, name, self.source, model)) from None
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
@@ -158,6 +161,7 @@ def parse(text: str, source: str, base_dir: Path) -> Settings:
         if not isinstance(table, dict):
             raise ConfigError(f"{source}: {key} must be a table of [{key}.NAME] tables")
         plugin_specs[key] = {name: _spec(spec, f"{key}.{name}", source) for name, spec in table.items()}
+    tables = _owned_tables(data, source)
     try:
         core = CoreSettings.model_validate(data)
     except ValidationError as exc:
@@ -170,7 +174,21 @@ def parse(text: str, source: str, base_dir: Path) -> Settings:
                     f"{source}: routing.{use_case} names provider profile '{profile}', "
                     f"but there is no [providers.{profile}] table (defined: {known})"
                 )
-    return Settings(source=source, base_dir=base_dir, core=core, **plugin_specs)
+    return Settings(source=source, base_dir=base_dir, core=core, tables=tables, **plugin_specs)
+
+
+def _owned_tables(data: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
+    """Take out of ``data`` the top-level tables that an installed distribution declares in the
+    ``inhouse.settings`` entry-point group (by name: nothing is imported). Other unknown keys
+    stay, so ``CoreSettings`` reports them with a did-you-mean."""
+    owners = {ep.name for ep in entry_points(group=SETTINGS_GROUP)}
+    tables = {}
+    for name in [key for key in data if key in owners and key not in CoreSettings.model_fields]:
+        table = data.pop(name)
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: {name} must be a table ([{name}])")
+        tables[name] = table
+    return tables
 
 
 def _spec(spec: Any, where: str, source: str) -> dict[str, Any]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 from inhouse import config as config_mod
 from inhouse import registry
@@ -21,9 +23,15 @@ class Check:
 
 
 def plugin_rows() -> list[dict[str, object]]:
-    """Every installed plugin with its declared capabilities and residency (imports each one)."""
-    rows: list[dict[str, object]] = []
+    """Every installed plugin with its declared capabilities and residency (imports each one).
+    Entry points of one kind that name the same class (a parser's suffixes and media types)
+    share one row, their names joined."""
+    rows: dict[tuple[str, str], dict[str, object]] = {}
     for info in registry.describe_installed():
+        key = (info.kind, info.target)
+        if key in rows:
+            rows[key]["name"] = f"{rows[key]['name']}, {info.name}"
+            continue
         row: dict[str, object] = {
             "kind": info.kind[:-1],
             "name": info.name,
@@ -39,8 +47,38 @@ def plugin_rows() -> list[dict[str, object]]:
             row["residency"] = cls.residency
         except InhouseError as exc:
             row["status"] = f"broken: {exc}"
+        rows[key] = row
+    return list(rows.values())
+
+
+def profile_rows(config: Path | None, home: Path | None) -> list[dict[str, str]]:
+    """Each configured embedder, connector and provider profile (the store is left out: building
+    it opens the index) with the residency its
+    instance reports and why (a server's address decides it for some plugins)."""
+    try:
+        settings = config_mod.load(config)
+    except InhouseError as exc:
+        return [{"profile": "configuration", "plugin": "", "residency": "?", "why": str(exc)}]
+    home_dir = config_mod.home_path(home)
+    rows = []
+    for kind, spec, where in _configured(settings, store=False):
+        try:
+            plugin = registry.build(kind, spec, where, home=home_dir, base_dir=settings.base_dir, source=settings.source)
+            row = {"profile": where, "plugin": spec["use"], "residency": plugin.residency, "why": plugin.residency_note}
+            plugin.close()
+        except InhouseError as exc:
+            row = {"profile": where, "plugin": spec["use"], "residency": "?", "why": f"broken: {exc}"}
         rows.append(row)
     return rows
+
+
+def _configured(settings: config_mod.Settings, store: bool = True) -> list[tuple[str, dict[str, Any], str]]:
+    """(kind, table, TOML path) of every plugin the configuration names (the store's
+    only when ``store``: building it opens the index)."""
+    specs = [("embedders", settings.embedder, "embedder")] + ([("stores", settings.store, "store")] if store else [])
+    specs += [("connectors", s, f"connectors.{n}") for n, s in settings.connectors.items()]
+    specs += [("providers", s, f"providers.{n}") for n, s in settings.providers.items()]
+    return specs
 
 
 def run_checks(config: Path | None, home: Path | None) -> list[Check]:
@@ -60,10 +98,7 @@ def run_checks(config: Path | None, home: Path | None) -> list[Check]:
         checks.append(Check("data folder", True, f"{home_dir} (writable)"))
     except OSError as exc:
         checks.append(Check("data folder", False, f"{home_dir}: {exc.strerror or exc}; set --home or $INHOUSE_HOME"))
-    specs = [("embedders", settings.embedder, "embedder"), ("stores", settings.store, "store")]
-    specs += [("connectors", s, f"connectors.{n}") for n, s in settings.connectors.items()]
-    specs += [("providers", s, f"providers.{n}") for n, s in settings.providers.items()]
-    for kind, spec, where in specs:
+    for kind, spec, where in _configured(settings, store=False):
         try:
             plugin = registry.build(kind, spec, where, home=home_dir, base_dir=settings.base_dir, source=settings.source)
             detail = f"{spec['use']} ({plugin.residency})"
@@ -76,6 +111,20 @@ def run_checks(config: Path | None, home: Path | None) -> list[Check]:
             checks.append(Check(where, False, str(exc)))
         except Exception as exc:  # doctor reports, never crashes
             checks.append(Check(where, False, f"{type(exc).__name__}: {exc}"))
+    checks += _table_checks(settings)
     omp = os.environ.get("OMP_WAIT_POLICY", "")
-    checks.append(Check("OMP_WAIT_POLICY", True, omp or "unset (the local plugins set PASSIVE themselves)"))
+    checks.append(Check("OMP_WAIT_POLICY", True, omp or "unset (the local plugins default it to PASSIVE when they load)"))
+    return checks
+
+
+def _table_checks(settings: config_mod.Settings) -> list[Check]:
+    """Each table another distribution owns (``[ui]``), validated by that distribution's model."""
+    owners = {ep.name: ep for ep in entry_points(group=config_mod.SETTINGS_GROUP)}
+    checks = []
+    for name in settings.tables:
+        try:
+            settings.table(name, owners[name].load())
+            checks.append(Check(f"[{name}]", True, f"read by {owners[name].dist.name if owners[name].dist else '?'}"))
+        except Exception as exc:
+            checks.append(Check(f"[{name}]", False, str(exc)))
     return checks

@@ -91,7 +91,7 @@ class Ingester:
 
         batch: list[_Parsed] = []
         pending = 0
-        for item in _prefetch(self._parse(src, stored) for src in todo):
+        for item in _prefetch(self._parse(connector, src, stored) for src in todo):
             if item.status in ("failed", "skipped"):
                 getattr(report, item.status).append({"path": item.source.path, "reason": item.reason})
                 advance([item])
@@ -105,7 +105,7 @@ class Ingester:
         self._commit(batch, report)
         advance(batch)
 
-    def _parse(self, src: Source, stored: dict[str, DocumentRecord]) -> _Parsed:
+    def _parse(self, connector: Connector, src: Source, stored: dict[str, DocumentRecord]) -> _Parsed:
         status = "updated" if src.id in stored else "added"
         try:
             if src.error:
@@ -115,7 +115,7 @@ class Ingester:
                 raise IngestError(
                     f"file is {src.size / 1048576:.1f} MB, over the {self.settings.max_file_mb:g} MB limit ([ingest] max_file_mb)"
                 )
-            doc = parse(src.read(), src.path)
+            doc = parse(connector.open(src.path), src.path, src.media_type)
             chunks = self.chunker.split(doc, doc_id=src.id, source=src.path, acl=src.acl)
             if not chunks:
                 raise IngestError("no text found")
@@ -127,7 +127,7 @@ class Ingester:
             return _Parsed(src, None, [], "failed", f"unreadable: {exc.strerror or exc}")
         except Exception as exc:  # a parser bug must not stop the run; report it
             return _Parsed(src, None, [], "failed", f"{type(exc).__name__}: {exc}")
-        record = DocumentRecord(src.id, src.path, src.root, doc.title, src.hash, src.modified, src.acl)
+        record = DocumentRecord(src.id, src.path, src.root, doc.title, src.hash, src.modified, src.acl, connector.use)
         return _Parsed(src, record, chunks, status)
 
     def _commit(self, batch: list[_Parsed], report: IngestReport) -> None:

@@ -2,7 +2,8 @@
 
 Every call that sends text to a model is recorded here, in ``<home>/usage.sqlite3``, so
 ``inhouse usage`` can say who sent what where and what it cost. Prices come from the
-packaged ``prices.toml`` merged with the configuration's ``[prices]``.
+configuration's ``[prices]`` table, else from the plugin that made the call (a provider
+package knows its vendor's list prices: ``Plugin.price()``).
 """
 
 from __future__ import annotations
@@ -12,40 +13,33 @@ import re
 import sqlite3
 import threading
 import time
-import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from inhouse.config import Price
 from inhouse.errors import ConfigError
+from inhouse.plugins import Plugin, Price
 from inhouse.types import Usage
 
-_REGION_PREFIX = re.compile(r"^(us|eu|apac|us-gov|global)\.")
 GROUPS = {"model": "model", "profile": "profile", "use_case": "use_case", "user": "user", "day": "day", "residency": "residency"}
 
 
 class PriceTable:
-    """Prices by model id; a cross-region profile id (``us.anthropic...``) or an ARN takes the
-    price of the model it names."""
+    """The configuration's ``[prices]`` by model id, over each plugin's own ``price()``."""
 
     def __init__(self, overrides: Mapping[str, Price] | None = None):
-        text = resources.files("inhouse").joinpath("prices.toml").read_text()
-        self.prices = {k: Price.model_validate(v) for k, v in tomllib.loads(text).items()}
-        self.prices.update(overrides or {})
+        self.overrides = dict(overrides or {})
 
-    def price(self, model_id: str) -> Price | None:
-        """The price of ``model_id``, or None when unknown."""
-        name = model_id.rsplit("/", 1)[-1]
-        return self.prices.get(name) or self.prices.get(_REGION_PREFIX.sub("", name))
+    def price(self, plugin: Plugin, model_id: str) -> Price | None:
+        """The price of ``model_id`` as ``plugin`` calls it, or None when unknown."""
+        return self.overrides.get(model_id) or plugin.price()
 
-    def cost(self, model_id: str, usage: Usage, residency: str) -> float | None:
+    def cost(self, plugin: Plugin, model_id: str, usage: Usage) -> float | None:
         """Estimated USD for one call; 0 for local models and empty calls, None for an unpriced remote one."""
-        if residency == "local" or not (usage.input_tokens or usage.output_tokens or usage.images):
+        if plugin.residency == "local" or not (usage.input_tokens or usage.output_tokens or usage.images):
             return 0.0
-        price = self.price(model_id)
+        price = self.price(plugin, model_id)
         if price is None:
             return None
         return (usage.input_tokens * price.input + usage.output_tokens * price.output) / 1e6 + usage.images * price.image

@@ -6,10 +6,15 @@ embed) and ``residency`` (where data goes when it runs): the router uses both.
 
 | group                | base        | the one method that matters                          |
 |----------------------|-------------|------------------------------------------------------|
-| inhouse.connectors   | Connector   | fetch(since) -> Iterator[Source]                     |
+| inhouse.connectors   | Connector   | fetch() -> Iterator[Source]; open(path) -> bytes     |
 | inhouse.embedders    | Embedder    | embed(texts) -> float32 array (n, dim), unit length |
 | inhouse.stores       | Store       | upsert, search(vector, query, k, acl, filters), delete |
 | inhouse.providers    | Provider    | generate(prompt) -> Iterator[str | Usage | Artifact] |
+| inhouse.parsers      | Parser      | parse(data, path) -> ParsedDocument                  |
+
+Two more groups hold no plugin classes: ``inhouse.commands`` (a function that adds
+commands to the ``inhouse`` CLI, see ``inhouse.cli``) and ``inhouse.settings`` (the
+pydantic model of a top-level configuration table a distribution owns, such as ``[ui]``).
 """
 
 from __future__ import annotations
@@ -20,9 +25,9 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
-from inhouse.types import Chunk, Hit, Source, Usage
+from inhouse.types import Chunk, Hit, ParsedDocument, Source, Usage
 
 Residency = Literal["local", "in-account", "self-hosted", "external"]
 SearchMode = Literal["hybrid", "dense", "bm25"]
@@ -32,6 +37,7 @@ GROUPS = {
     "embedders": "inhouse.embedders",
     "stores": "inhouse.stores",
     "providers": "inhouse.providers",
+    "parsers": "inhouse.parsers",
 }
 
 
@@ -51,17 +57,40 @@ class PluginConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Price(PluginConfig):
+    """The price of one model: USD per million input / output tokens and per image."""
+
+    input: float = Field(0.0, ge=0)
+    output: float = Field(0.0, ge=0)
+    image: float = Field(0.0, ge=0)
+
+
 class Plugin:
-    """Common base: holds the validated config, the profile name and the data directory."""
+    """Common base: holds the validated config, the profile name and the data directory.
+
+    ``capabilities`` and ``residency`` are what the router decides with. They are class
+    attributes by default; a plugin whose residency depends on its configuration (a
+    server's address, a declared ``residency`` key) sets ``self.residency`` in ``__init__``
+    and explains it in ``residency_note``: the router only ever reads the instance.
+    ``use`` is the entry-point name the plugin was built from (set by the registry).
+    """
 
     Config: ClassVar[type[PluginConfig]] = PluginConfig
     capabilities: ClassVar[frozenset[str]] = frozenset()
-    residency: ClassVar[Residency] = "local"
+    residency: Residency = "local"
+    residency_note: str = ""
+    use: str = ""
 
     def __init__(self, config: PluginConfig | None = None, *, name: str = "", home: Path | None = None):
         self.config = config if config is not None else self.Config()
         self.name = name
         self.home = home
+
+    def price(self) -> Price | None:
+        """The list price of the model this plugin calls, or None when unknown (free local
+        models: None too; the ledger counts local calls as costing nothing). A price in the
+        configuration's ``[prices]`` table wins over this."""
+        return None
 
     def check(self) -> str:
         """A cheap readiness check for ``inhouse doctor``: return a short status, or raise an
@@ -73,10 +102,13 @@ class Plugin:
 
 
 class Connector(Plugin):
-    """Finds sources. ``fetch`` yields every current source; the ingester works out what changed.
+    """Finds sources. ``fetch`` yields every current source; the ingester works out what
+    changed (by hash) and what was deleted (ids no longer yielded), so ``fetch`` always
+    lists everything. ``open`` returns the original bytes of one of them.
 
     Every ``Source`` it yields carries ``root == str(connector.root)``: the ingester compares
-    what is stored under that root with what ``fetch`` found, to remove deleted items.
+    what is stored under that root with what ``fetch`` found, to remove deleted items, and
+    ``Assistant.open_document`` finds the connector of a stored document by its root.
     """
 
     @property
@@ -84,9 +116,24 @@ class Connector(Plugin):
         """Where this connector reads from (default: its profile name)."""
         return self.name
 
-    def fetch(self, since: float | None = None) -> Iterator[Source]:
-        """Yield the sources (all of them when ``since`` is None, else those modified after it)."""
+    def fetch(self) -> Iterator[Source]:
+        """Yield every source, each with a stable ``id`` and a content ``hash``."""
         raise NotImplementedError
+
+    def open(self, path: str) -> bytes:
+        """The original bytes of the source this connector yielded with ``Source.path == path``.
+
+        ``path`` comes from the store, not from a person, but treat it as hostile anyway:
+        raise ``IngestError`` for anything this connector did not yield (outside its root,
+        gone, unreadable)."""
+        raise NotImplementedError
+
+    @classmethod
+    def reopen(cls, root: str) -> Connector | None:
+        """A connector that can ``open`` documents stored under ``root`` by an earlier run
+        (one not in the configuration, e.g. a folder ingested from the command line), or
+        None when the root alone is not enough to rebuild one (the default)."""
+        return None
 
 
 class Embedder(Plugin):
@@ -131,6 +178,7 @@ class DocumentRecord:
     hash: str
     modified: float
     acl: tuple[str, ...] = ()
+    connector: str = ""  # the entry-point name of the connector that yielded it ("" if unknown)
 
 
 class Store(Plugin):
@@ -181,6 +229,22 @@ class Store(Plugin):
         ``acl`` is the caller's principals (None: no filtering); ``filters`` match chunk
         fields exactly (``{"source": "hr/leave.md"}``) or by prefix with a trailing ``*``.
         """
+        raise NotImplementedError
+
+
+class Parser(Plugin):
+    """Turns a file's bytes into a ``ParsedDocument`` (title and sections).
+
+    Parsers are found by entry-point name: a file suffix (``.md``, lower case with the dot)
+    or a media type (``text/markdown``, for sources without a telling name). A parser from
+    another distribution wins over the built-in one for the same name. Raise ``IngestError``
+    with the reason for an empty, corrupt or encrypted file; never read outside ``data``.
+    """
+
+    capabilities = frozenset({"parse"})
+
+    def parse(self, data: bytes, path: str) -> ParsedDocument:
+        """Parse ``data``; ``path`` gives the file name (for a fallback title and the suffix)."""
         raise NotImplementedError
 
 

@@ -12,14 +12,16 @@ from pydantic import ValidationError
 
 from inhouse.config import describe
 from inhouse.errors import ConfigError, PluginError
-from inhouse.plugins import GROUPS, Connector, Embedder, Plugin, Provider, Store
+from inhouse.plugins import GROUPS, Connector, Embedder, Parser, Plugin, Provider, Store
 
 BASES: dict[str, type[Plugin]] = {
     "connectors": Connector,
     "embedders": Embedder,
     "stores": Store,
     "providers": Provider,
+    "parsers": Parser,
 }
+CORE_DISTRIBUTION = "inhouse"
 P = TypeVar("P", bound=Plugin)
 
 
@@ -35,8 +37,18 @@ class PluginInfo:
 
 
 def installed(kind: str) -> dict[str, EntryPoint]:
-    """Entry points of one kind (``connectors``, ``embedders``, ``stores``, ``providers``) by name."""
-    return {ep.name: ep for ep in entry_points(group=GROUPS[kind])}
+    """Entry points of one kind (``connectors``, ``embedders``, ``stores``, ``providers``,
+    ``parsers``) by name. When two distributions register one name, a third party's wins
+    over the core's built-in (so a better PDF parser replaces ours by being installed)."""
+    found: dict[str, EntryPoint] = {}
+    for ep in entry_points(group=GROUPS[kind]):
+        if ep.name not in found or _distribution(found[ep.name]) == CORE_DISTRIBUTION:
+            found[ep.name] = ep
+    return found
+
+
+def _distribution(ep: EntryPoint) -> str:
+    return ep.dist.name if ep.dist else "?"
 
 
 def describe_installed() -> list[PluginInfo]:
@@ -84,4 +96,6 @@ def build(kind: str, spec: dict[str, Any], where: str, *, home: Path, base_dir: 
         config = cls.Config.model_validate(options, context={"base_dir": base_dir})
     except ValidationError as exc:
         raise ConfigError(describe(exc, where, source or "configuration", cls.Config)) from None
-    return cls(config, name=where.rsplit(".", 1)[-1], home=home)
+    plugin = cls(config, name=where.rsplit(".", 1)[-1], home=home)
+    plugin.use = spec["use"]
+    return plugin

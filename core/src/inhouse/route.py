@@ -62,26 +62,23 @@ class RouteResult:
 class Router:
     """Walks a use case's chain of profiles; builds each provider only when first needed.
 
-    ``specs`` are the ``[providers.NAME]`` tables, ``factory`` builds a profile's provider
-    and ``classes`` returns its class without building it (capabilities and residency are
-    class attributes).
+    ``factory`` builds a profile's provider (building one is cheap: clients and models load
+    on first use). What the router decides with — capabilities, residency, the model id
+    that cooldowns are kept per — is what that provider instance reports, never a raw key
+    of its configuration table.
     """
 
     def __init__(
         self,
         routing: dict[str, list[str]],
-        specs: dict[str, dict[str, Any]],
         factory: Callable[[str], Provider],
-        classes: Callable[[str], type[Provider]],
         settings: RouterSettings | None = None,
         prices: PriceTable | None = None,
         ledger: Callable[[], Ledger | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.routing = routing
-        self.specs = specs
         self.factory = factory
-        self.classes = classes
         self.settings = settings or RouterSettings()
         self.prices = prices or PriceTable()
         self.ledger = ledger or (lambda: None)
@@ -108,21 +105,21 @@ class Router:
 
     def cooldown_key(self, profile: str) -> str:
         """Cooldowns are per plugin and model: two profiles of one model rest together."""
-        spec = self.specs.get(profile, {})
-        return f"{spec.get('use', profile)}:{spec.get('model', profile)}"
+        provider = self.provider(profile)
+        return f"{provider.use or type(provider).__name__}:{provider.model_id}"
 
     def resting(self, profile: str) -> float:
         """Seconds left of this profile's cooldown (0 when it may be called)."""
+        key = self.cooldown_key(profile)
         with self._lock:
-            return max(0.0, self._resting.get(self.cooldown_key(profile), 0.0) - self.clock())
+            return max(0.0, self._resting.get(key, 0.0) - self.clock())
 
     def _skip_reason(self, use_case: str, profile: str, need: str) -> str | None:
-        cls = self.classes(profile)
-        if need not in cls.capabilities:
-            return f"cannot produce {need} (capabilities: {', '.join(sorted(cls.capabilities)) or 'none'})"
-        residency = self.specs.get(profile, {}).get("residency", cls.residency)  # a plugin may let its table set it
-        if use_case == "private" and residency not in self.settings.private_residency:
-            return f"residency {residency} may not receive private context"
+        provider = self.provider(profile)
+        if need not in provider.capabilities:
+            return f"cannot produce {need} (capabilities: {', '.join(sorted(provider.capabilities)) or 'none'})"
+        if use_case == "private" and provider.residency not in self.settings.private_residency:
+            return f"residency {provider.residency} may not receive private context"
         left = self.resting(profile)
         if left > 0:
             return f"cooling down after repeated throttling ({left:.0f} s left)"
@@ -188,7 +185,7 @@ class Router:
     def _settle(self, profile: str, provider: Provider, result: RouteResult, attempt: dict[str, Any], usage: Usage) -> None:
         """Cooldown bookkeeping, cost, and the ledger row of one call."""
         self._note_outcome(profile, attempt.get("code"))
-        cost = self.prices.cost(provider.model_id, usage, provider.residency)
+        cost = self.prices.cost(provider, provider.model_id, usage)
         result.cost_usd = None if cost is None or result.cost_usd is None else result.cost_usd + cost
         ledger = self.ledger()
         if ledger is not None:
@@ -196,7 +193,7 @@ class Router:
                 Call(
                     kind="generate",
                     profile=profile,
-                    plugin=self.specs.get(profile, {}).get("use", ""),
+                    plugin=provider.use,
                     model=provider.model_id,
                     residency=provider.residency,
                     ok=attempt["ok"],

@@ -10,7 +10,7 @@ from typing import Any
 class Source:
     """One item a connector found: a file (or record) with a stable id and a content hash.
 
-    ``read()`` returns the raw bytes; ``hash`` changes whenever the content does.
+    Its bytes come from ``Connector.open(source.path)``; ``hash`` changes whenever they do.
     """
 
     id: str
@@ -20,16 +20,9 @@ class Source:
     hash: str
     size: int
     acl: tuple[str, ...] = ()
-    uri: str = ""  # where the original can be opened (file:// for the filesystem)
+    uri: str = ""  # where a person can open the original (file://, https://), for display only
+    media_type: str = ""  # the content type, when the connector knows it (picks a parser)
     error: str = ""  # set when the connector saw the item but could not read it
-
-    def read(self) -> bytes:
-        """Return the raw bytes of the source."""
-        from pathlib import Path
-        from urllib.parse import urlparse
-        from urllib.request import url2pathname
-
-        return Path(url2pathname(urlparse(self.uri).path)).read_bytes()
 
 
 @dataclass

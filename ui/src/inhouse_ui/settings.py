@@ -62,8 +62,8 @@ class UISettings(PluginConfig):
 
     @classmethod
     def from_config(cls, settings: Any) -> UISettings:
-        """The ``[ui]`` table of a loaded configuration (``Settings.core.ui``)."""
-        return cls.from_mapping(settings.core.ui)
+        """The ``[ui]`` table of a loaded configuration (``inhouse.config.Settings``)."""
+        return settings.table("ui", cls)
 
     def passwords(self) -> dict[str, str]:
         """Each user's password, by name."""

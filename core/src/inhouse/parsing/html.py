@@ -7,6 +7,7 @@ from bs4.dammit import EncodingDetector
 from bs4.element import PageElement, PreformattedString
 
 from inhouse.parsing.base import Heading, build_sections, decode_text, one_line, stem_title
+from inhouse.plugins import Parser
 from inhouse.types import ParsedDocument
 
 _DROP = {"script", "style", "nav", "footer", "header", "head", "title", "noscript", "template", "svg"}
@@ -75,3 +76,9 @@ def _rows(table: Tag) -> list[str]:
             if any(cells):
                 lines.append(" | ".join(cells))
     return lines
+
+
+class HtmlParser(Parser):
+    """HTML (``.html``, ``.htm``, ``text/html``)."""
+
+    parse = staticmethod(parse_html)

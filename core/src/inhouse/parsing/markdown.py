@@ -8,6 +8,7 @@ from itertools import takewhile
 
 from inhouse.parsing.base import Heading, build_sections, decode_text, one_line, stem_title
 from inhouse.parsing.templates import strip_templates
+from inhouse.plugins import Parser
 from inhouse.types import ParsedDocument
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*$\n?", re.S | re.M)
@@ -159,3 +160,9 @@ def _clean_inline(text: str) -> str:
     text = _STRONG.sub(r"\2", _LINK.sub(r"\1", _IMAGE.sub("", text)))
     text = _ESCAPE.sub(r"\1", html.unescape(_ATTRIBUTES.sub("", text)))
     return _HELD_SPAN.sub(lambda m: spans[int(m[1])], text)
+
+
+class MarkdownParser(Parser):
+    """Markdown (``.md``, ``.markdown``, ``text/markdown``)."""
+
+    parse = staticmethod(parse_markdown)

@@ -15,6 +15,7 @@ from openpyxl.utils import get_column_letter
 
 from inhouse.errors import IngestError
 from inhouse.parsing.base import Heading, build_sections, one_line, plausible_title, stem_title
+from inhouse.plugins import Parser
 from inhouse.types import ParsedDocument, Section
 
 T = TypeVar("T")
@@ -124,3 +125,15 @@ def _cell(value: Any) -> str:
     if isinstance(value, datetime):
         return value.date().isoformat() if value.time() == time() else value.isoformat(" ")
     return one_line(str(value))
+
+
+class DocxParser(Parser):
+    """Word documents (``.docx``)."""
+
+    parse = staticmethod(parse_docx)
+
+
+class XlsxParser(Parser):
+    """Excel workbooks (``.xlsx``)."""
+
+    parse = staticmethod(parse_xlsx)

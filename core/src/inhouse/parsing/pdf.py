@@ -11,6 +11,7 @@ from pypdf.errors import DependencyError
 
 from inhouse.errors import IngestError
 from inhouse.parsing.base import one_line, plausible_title, stem_title, tidy
+from inhouse.plugins import Parser
 from inhouse.types import ParsedDocument, Section
 
 _HYPHENATED = re.compile(r"([A-Za-z])-\n\s*([a-z])")
@@ -53,3 +54,9 @@ def _clean(text: str) -> str:
     if len(lines) > _MIN_LINES_TO_JOIN and len(text.split()) < 1.5 * len(lines):
         return one_line(text)  # a word per line: the PDF placed each word on its own
     return tidy("\n".join(lines))
+
+
+class PdfParser(Parser):
+    """PDF (``.pdf``, ``application/pdf``)."""
+
+    parse = staticmethod(parse_pdf)

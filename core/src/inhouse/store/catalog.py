@@ -29,11 +29,6 @@ FILTER_FIELDS: dict[str, type] = {
 _CACHE_SIZE = 256
 
 
-def visible(chunk_acl: Sequence[str], principals: Sequence[str] | None) -> bool:
-    """The ACL rule: public (empty acl) or sharing a principal; everything when ``principals`` is None."""
-    return principals is None or not chunk_acl or not set(chunk_acl).isdisjoint(principals)
-
-
 class Catalog:
     """Metadata of one generation's rows, in snapshot order (ascending SQLite key)."""
 

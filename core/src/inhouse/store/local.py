@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
+from inhouse.access import readable
 from inhouse.errors import ConfigError, IngestError
 from inhouse.plugins import ConfigPath, DocumentRecord, PluginConfig, SearchMode, Store
 from inhouse.store import snapshots
-from inhouse.store.catalog import Catalog, visible
+from inhouse.store.catalog import Catalog
 from inhouse.store.fusion import Fusion
 from inhouse.store.retrieve import State, rank
 from inhouse.store.sqlite import Records
@@ -178,7 +179,7 @@ class LocalStore(Store):
         hits = []
         for i, pk in enumerate(pks):
             chunk = rows.get(pk)
-            if chunk is None or not visible(chunk.acl, acl):
+            if chunk is None or not readable(chunk.acl, acl):
                 continue
             hits.append(
                 Hit(

@@ -24,12 +24,13 @@ from inhouse.errors import ConfigError, IngestError
 from inhouse.plugins import DocumentRecord
 from inhouse.types import Chunk
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: documents.connector
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS documents (
   id TEXT PRIMARY KEY, source TEXT NOT NULL, root TEXT NOT NULL, title TEXT NOT NULL,
-  hash TEXT NOT NULL, modified REAL NOT NULL, acl TEXT NOT NULL DEFAULT '[]');
+  hash TEXT NOT NULL, modified REAL NOT NULL, acl TEXT NOT NULL DEFAULT '[]',
+  connector TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS documents_root ON documents(root);
 CREATE TABLE IF NOT EXISTS chunks (
   pk INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
@@ -80,6 +81,10 @@ class Records:
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
             db.execute("INSERT OR IGNORE INTO meta VALUES ('generation', 0)")
             schema = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0]
+            if int(schema) == 1:  # an index written before documents remembered their connector
+                db.execute("ALTER TABLE documents ADD COLUMN connector TEXT NOT NULL DEFAULT ''")
+                db.execute("UPDATE meta SET value = 2 WHERE key = 'schema'")
+                schema = 2
         if int(schema) > SCHEMA_VERSION:
             raise ConfigError(
                 f"The index at {path} was written by a newer inhouse (schema {schema}); "
@@ -174,10 +179,11 @@ class Records:
         with self.write() as db:
             db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc.id,))
             db.execute(
-                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                "INSERT INTO documents (id, source, root, title, hash, modified, acl, connector) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
                 "source=excluded.source, root=excluded.root, title=excluded.title, "
-                "hash=excluded.hash, modified=excluded.modified, acl=excluded.acl",
-                (doc.id, doc.source, doc.root, doc.title, doc.hash, doc.modified, json.dumps(list(doc.acl))),
+                "hash=excluded.hash, modified=excluded.modified, acl=excluded.acl, connector=excluded.connector",
+                (doc.id, doc.source, doc.root, doc.title, doc.hash, doc.modified, json.dumps(list(doc.acl)), doc.connector),
             )
             try:
                 db.executemany(
@@ -218,14 +224,14 @@ class Records:
 
     def documents(self, root: str | None = None, doc_id: str | None = None) -> dict[str, DocumentRecord]:
         """Stored documents (of one root, or the one with ``doc_id``, if given), by id."""
-        sql, args = "SELECT id, source, root, title, hash, modified, acl FROM documents", ()
+        sql, args = "SELECT id, source, root, title, hash, modified, acl, connector FROM documents", ()
         if root is not None:
             sql, args = sql + " WHERE root = ?", (root,)
         elif doc_id is not None:
             sql, args = sql + " WHERE id = ?", (doc_id,)
         with self.read() as db:
             rows = db.execute(sql, args).fetchall()
-        return {r[0]: DocumentRecord(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6]))) for r in rows}
+        return {r[0]: DocumentRecord(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6])), r[7]) for r in rows}
 
     def count(self) -> int:
         """Number of stored chunks."""

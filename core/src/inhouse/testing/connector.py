@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from inhouse.errors import IngestError
 from inhouse.plugins import Connector
 from inhouse.testing.common import PluginContract
 
@@ -30,7 +31,16 @@ class ConnectorTests(PluginContract):
         assert first == second
         assert len({i for i, _ in first}) == len(first)
 
-    def test_read_returns_bytes(self, connector: Connector) -> None:
-        """``Source.read()`` returns the raw content."""
-        source = next(s for s in connector.fetch() if not s.error)
-        assert isinstance(source.read(), bytes)
+    def test_open_returns_the_bytes_of_what_fetch_yielded(self, connector: Connector) -> None:
+        """``open(source.path)`` returns the original bytes of each source ``fetch`` yielded
+        (ingestion reads them through it, and so does "open the original" on the page)."""
+        for source in connector.fetch():
+            if not source.error:
+                assert isinstance(connector.open(source.path), bytes)
+
+    def test_open_refuses_paths_it_did_not_yield(self, connector: Connector) -> None:
+        """``open`` must raise ``IngestError`` for a path it never yielded, above all one that
+        climbs out of its root: the path comes from storage, which an attacker may influence."""
+        for path in ("../../../../etc/passwd", "no/such/item-inhouse-conformance"):
+            with pytest.raises(IngestError):
+                connector.open(path)

@@ -7,10 +7,10 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from inhouse.errors import ProviderError
 from inhouse.plugins import Artifact, Prompt, Provider
+from inhouse.providerkit import alternating_turns
 from inhouse.types import Usage
-from inhouse_bedrock.aws import AwsConfig, BedrockPlugin, bedrock_error
+from inhouse_bedrock.aws import AwsConfig, BedrockPlugin
 
 
 class BedrockChat(BedrockPlugin, Provider):
@@ -78,59 +78,34 @@ class BedrockChat(BedrockPlugin, Provider):
     def generate(self, prompt: Prompt) -> Iterator[str | Usage | Artifact]:
         """Stream the reply; retries (throttling, 5xx, timeouts) happen before the first token only."""
         request = self.request(prompt)
-        first, events = self.aws.call(lambda: self._open(request))
         usage = Usage()
-        try:
-            for event in _chain(first, events):
-                if "contentBlockDelta" in event:
-                    text = event["contentBlockDelta"]["delta"].get("text")
-                    if text:
-                        yield text
-                elif "metadata" in event:
-                    meta = event["metadata"]
-                    tokens = meta.get("usage", {})
-                    usage = Usage(
-                        input_tokens=tokens.get("inputTokens", 0),
-                        output_tokens=tokens.get("outputTokens", 0),
-                        latency_ms=meta.get("metrics", {}).get("latencyMs"),
-                    )
-        except ProviderError:
-            raise
-        except Exception as exc:
-            error, _ = bedrock_error(exc, self.config.model, self.name or None)
-            raise ProviderError(f"the answer broke off mid-stream: {error}", retryable=error.retryable, code=error.code) from exc
+        for event in self.aws.stream(lambda: self.aws.client.converse_stream(**request)["stream"], has_text=_text):
+            text = _text(event)
+            if text:
+                yield text
+            elif "metadata" in event:
+                meta = event["metadata"]
+                tokens = meta.get("usage", {})
+                usage = Usage(
+                    input_tokens=tokens.get("inputTokens", 0),
+                    output_tokens=tokens.get("outputTokens", 0),
+                    latency_ms=meta.get("metrics", {}).get("latencyMs"),
+                )
         yield usage
 
-    def _open(self, request: dict[str, Any]) -> tuple[list[dict[str, Any]], Iterator[dict[str, Any]]]:
-        """Start the stream and read it up to the first text, so failures before any text
-        (an HTTP error or an exception event) are retried like any other."""
-        events = iter(self.aws.client.converse_stream(**request)["stream"])
-        first: list[dict[str, Any]] = []
-        for event in events:
-            first.append(event)
-            if "contentBlockDelta" in event and event["contentBlockDelta"]["delta"].get("text"):
-                break
-        return first, events
+
+def _text(event: dict[str, Any]) -> str:
+    """The text of a ConverseStream ``contentBlockDelta`` event, or ""."""
+    return (event.get("contentBlockDelta") or {}).get("delta", {}).get("text") or ""
 
 
 def converse_messages(prompt: Prompt) -> list[dict[str, Any]]:
-    """Converse wants alternating turns that start with the user: merge repeats, drop a
-    leading assistant turn, and attach input images to the last user turn."""
-    messages: list[dict[str, Any]] = []
-    for turn in prompt.messages:
-        role = "assistant" if turn["role"] == "assistant" else "user"
-        if not messages and role == "assistant":
-            continue
-        if messages and messages[-1]["role"] == role:
-            messages[-1]["content"][0]["text"] += "\n\n" + turn["content"]
-        else:
-            messages.append({"role": role, "content": [{"text": turn["content"]}]})
+    """The Converse ``messages``: alternating turns that start with the user, with input
+    images attached to the last user turn."""
+    messages: list[dict[str, Any]] = [
+        {"role": turn["role"], "content": [{"text": turn["content"]}]} for turn in alternating_turns(prompt.messages)
+    ]
     for image in prompt.images:
         fmt = image.mime.rsplit("/", 1)[-1]
         messages[-1]["content"].append({"image": {"format": fmt, "source": {"bytes": image.data}}})
     return messages
-
-
-def _chain(first: list[dict[str, Any]], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    yield from first
-    yield from rest

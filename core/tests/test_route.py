@@ -1,0 +1,211 @@
+"""Routing: retryable errors walk the chain, capabilities and privacy are honoured, throttled
+providers rest, and every call lands in the usage ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from inhouse.config import RouterSettings
+from inhouse.errors import ConfigError, ProviderError
+from inhouse.ledger import Ledger, PriceTable
+from inhouse.plugins import Artifact, Price, Prompt, Provider
+from inhouse.route import Router, RouteResult
+from inhouse.types import Usage
+
+PROMPT = Prompt(system="s", messages=[{"role": "user", "content": "q"}])
+
+
+class Failing(Provider):
+    """Fails before producing text, retryable or not."""
+
+    residency = "in-account"
+
+    def __init__(self, retryable: bool, code: str = "unavailable"):
+        super().__init__()
+        self.retryable, self.code = retryable, code
+        self.calls = 0
+
+    def generate(self, prompt: Prompt) -> Iterator[str | Usage]:
+        self.calls += 1
+        raise ProviderError("overloaded", retryable=self.retryable, code=self.code)
+        yield ""  # pragma: no cover - makes this a generator
+
+
+class Working(Provider):
+    @property
+    def model_id(self) -> str:
+        return "anthropic.claude-3-5-sonnet-20240620-v1:0"
+
+    residency = "in-account"
+
+    def price(self) -> Price:
+        return Price(input=3.0, output=15.0)
+
+    def generate(self, prompt: Prompt) -> Iterator[str | Usage]:
+        yield "hello"
+        yield " world"
+        yield Usage(1000, 2000)
+
+
+class Local(Provider):
+    residency = "local"
+
+    def generate(self, prompt: Prompt) -> Iterator[str | Usage]:
+        yield "local answer"
+        yield Usage(5, 2)
+
+
+class Painter(Provider):
+    capabilities = frozenset({"image"})
+    residency = "in-account"
+
+    def generate(self, prompt: Prompt) -> Iterator[str | Usage | Artifact]:
+        yield Artifact(b"\x89PNG...", "image/png", {"seed": 7})
+        yield Usage(images=1)
+
+
+class FailsMidStream(Provider):
+    def generate(self, prompt: Prompt) -> Iterator[str | Usage]:
+        yield "partial"
+        raise ProviderError("connection reset", retryable=True)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_router(providers: dict[str, Provider], routing: dict[str, list[str]], **kwargs) -> Router:
+    for name, provider in providers.items():
+        provider.use = name  # as the registry sets it: each profile its own plugin, so cooldowns stay apart
+    return Router(routing, providers.__getitem__, **kwargs)
+
+
+def route(chain: list[str], providers: dict[str, Provider], use_case: str = "default") -> tuple[str, RouteResult]:
+    router = make_router(providers, {use_case: chain})
+    result = RouteResult(use_case, router.chain(use_case))
+    return "".join(router.generate(PROMPT, result)), result
+
+
+def test_retryable_error_moves_to_next_profile() -> None:
+    text, result = route(["a", "b"], {"a": Failing(True), "b": Working()})
+    assert text == "hello world" and result.provider == "b" and result.residency == "in-account"
+    assert [a["profile"] for a in result.attempts] == ["a", "b"] and result.attempts[0]["retryable"] is True
+    assert result.attempts[0]["code"] == "unavailable" and result.attempts[1]["ok"] is True
+    assert result.usage == Usage(1000, 2000)
+    assert result.route()["fallback"] is True
+
+
+def test_non_retryable_error_stops_the_chain() -> None:
+    b = Working()
+    with pytest.raises(ProviderError, match="overloaded"):
+        route(["a", "b"], {"a": Failing(False, "access-denied"), "b": b})
+
+
+def test_error_after_text_is_not_hidden() -> None:
+    with pytest.raises(ProviderError, match="connection reset"):
+        route(["a", "b"], {"a": FailsMidStream(), "b": Working()})
+
+
+def test_all_failing_names_every_error() -> None:
+    with pytest.raises(ProviderError, match=r"every provider of routing\.default failed \(a: overloaded; b: overloaded\)"):
+        route(["a", "b"], {"a": Failing(True), "b": Failing(True)})
+
+
+def test_text_never_goes_to_an_image_model_and_images_never_to_a_text_model() -> None:
+    providers = {"paint": Painter(), "claude": Working()}
+    text, result = route(["paint", "claude"], providers)
+    assert text == "hello world" and result.skipped[0]["profile"] == "paint"
+    assert "cannot produce text" in result.skipped[0]["reason"]
+    router = make_router(providers, {"image": ["claude", "paint"]})
+    result = RouteResult("image", router.chain("image"))
+    assert "".join(router.generate(PROMPT, result, need="image")) == ""
+    assert result.provider == "paint" and result.artifacts[0].meta["seed"] == 7 and result.usage.images == 1
+    assert result.skipped == [{"profile": "claude", "reason": "cannot produce image (capabilities: stream, text)"}]
+
+
+def test_private_never_reaches_an_in_account_or_external_model() -> None:
+    claude, local = Working(), Local()
+    text, result = route(["claude", "local"], {"claude": claude, "local": local}, use_case="private")
+    assert text == "local answer" and result.residency == "local"
+    assert result.skipped == [{"profile": "claude", "reason": "residency in-account may not receive private context"}]
+    with pytest.raises(ProviderError, match=r"no provider of routing\.private can take this request"):
+        route(["claude"], {"claude": Working()}, use_case="private")
+
+
+def test_repeated_throttling_rests_the_provider_then_it_comes_back() -> None:
+    clock = Clock()
+    throttled, backup = Failing(True, "throttled"), Working()
+    settings = RouterSettings(cooldown_after=2, cooldown_seconds=30)
+    router = make_router({"a": throttled, "b": backup}, {"default": ["a", "b"]}, settings=settings, clock=clock)
+
+    def ask() -> RouteResult:
+        result = RouteResult("default", ["a", "b"])
+        assert "".join(router.generate(PROMPT, result)) == "hello world"
+        return result
+
+    ask()
+    ask()  # second throttled call in a row: a rests
+    assert throttled.calls == 2 and router.resting("a") == 30
+    result = ask()
+    assert throttled.calls == 2 and result.skipped[0]["profile"] == "a" and "cooling down" in result.skipped[0]["reason"]
+    clock.now += 31
+    ask()
+    assert throttled.calls == 3
+
+
+def test_other_errors_do_not_start_a_cooldown() -> None:
+    router = make_router({"a": Failing(True, "unavailable"), "b": Working()}, {"default": ["a", "b"]})
+    for _ in range(5):
+        list(router.generate(PROMPT, RouteResult("default", ["a", "b"])))
+    assert router.resting("a") == 0
+
+
+def test_every_call_is_in_the_ledger_with_its_cost(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "usage.sqlite3")
+    providers = {"a": Failing(True), "b": Working()}
+    router = make_router(providers, {"default": ["a", "b"]}, prices=PriceTable(), ledger=lambda: ledger)
+    result = RouteResult("default", ["a", "b"], user="ana")
+    list(router.generate(PROMPT, result))
+    calls = ledger.calls()
+    assert [(c["profile"], c["ok"], c["code"]) for c in reversed(calls)] == [("a", 0, "unavailable"), ("b", 1, "")]
+    assert {c["user"] for c in calls} == {"ana"} and len({c["request"] for c in calls}) == 1
+    # Claude 3.5 Sonnet: $3 / $15 per million tokens -> 1000 in, 2000 out = 0.003 + 0.030
+    assert result.cost_usd == pytest.approx(0.033)
+    assert calls[0]["cost_usd"] == pytest.approx(0.033)
+    summary = {r["model"]: r for r in ledger.summary()}
+    assert summary["anthropic.claude-3-5-sonnet-20240620-v1:0"]["output_tokens"] == 2000
+    ledger.close()
+
+
+def test_unknown_use_case_is_an_error_and_providers_are_built_once() -> None:
+    built: list[str] = []
+
+    def factory(name: str) -> Provider:
+        built.append(name)
+        return Working()
+
+    router = Router({"default": ["a"]}, factory)
+    for _ in range(2):
+        list(router.generate(PROMPT, RouteResult("default", ["a"])))
+    assert built == ["a"]
+    with pytest.raises(ConfigError, match=r"routing\.reasoning is not configured"):
+        router.chain("reasoning")
+    assert Router({}, factory).chain("default") == []
+
+
+def test_the_router_honours_the_residency_a_provider_instance_reports() -> None:
+    """A profile's residency is what its plugin instance says (a SageMaker profile declaring
+    in-account, a server on a public address), whatever the class default."""
+    providers = {"sm": Local(), "local": Local()}
+    providers["sm"].residency = "in-account"
+    router = make_router(providers, {"private": ["sm", "local"]})
+    result = RouteResult("private", router.chain("private"))
+    list(router.generate(PROMPT, result))
+    assert result.provider == "local" and result.skipped[0]["reason"] == "residency in-account may not receive private context"

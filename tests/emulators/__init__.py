@@ -1,1 +1,0 @@
-"""Local, wire-exact emulators of cloud services that real SDK clients talk to over loopback HTTP."""
