@@ -84,7 +84,7 @@ def usage(
     out.print(table)
     total = sum(r["cost_usd"] for r in rows)
     out.print(
-        f"[dim]total ${total:.4f} (estimated from the provider packages' list prices and the configuration's \\[prices])[/]"
+        f"[dim]total ${total:.4f} (estimated: list prices from the provider packages, \\[prices] from the configuration)[/]"
     )
 
 
