@@ -29,7 +29,8 @@ run: setup ## ingest examples/ and start the chat page on http://127.0.0.1:7860
 	$(VENV)/bin/inhouse --home $(HOME_DIR) ingest
 	$(VENV)/bin/inhouse --home $(HOME_DIR) serve
 
-test: setup ## the whole test suite
+test: setup ## the whole test suite, browser tests included (installs Debian's chromium when missing)
+	@[ -n "$$INHOUSE_SKIP_BROWSER" ] || bash .ci/install-chromium
 	$(PIP) install --quiet --no-deps -e tests/plugins/inhouse-quote
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest

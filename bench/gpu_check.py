@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "core" / "src"))  # the GPU machine may have the checkout without an install
+sys.path[:0] = [str(REPO / "core" / "src"), str(REPO / "providers" / "gpu" / "src")]  # the GPU machine may have no install
 
 from inhouse_gpu import Architecture, get_architecture, plan  # noqa: E402
 

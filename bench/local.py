@@ -1,8 +1,8 @@
 """Measure the inhouse-local plugins on this machine (not part of the package).
 
-    python providers/local/bench_local.py embed [--chunks 500] [--batch 16,32,64,128] [--threads 2]
-    python providers/local/bench_local.py chat [--requantize false|q8_0|...] [--runs 5] [--prompt long|core]
-    python providers/local/bench_local.py answers [--repeat-penalty 1.0,1.1,1.15,1.3]
+    python bench/local.py embed [--chunks 500] [--batch 16,32,64,128] [--threads 2]
+    python bench/local.py chat [--requantize false|q8_0|...] [--runs 5] [--prompt long|core]
+    python bench/local.py answers [--repeat-penalty 1.0,1.1,1.15,1.3]
 
 ``chat`` runs one configuration per process (so load time and peak RSS are its own) and
 prints one JSON line: load seconds, prompt and generation tokens/s, time to first token
@@ -27,7 +27,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-HANDBOOK = Path(__file__).resolve().parents[2] / "examples" / "handbook"
+HANDBOOK = Path(__file__).resolve().parents[1] / "examples" / "handbook"
 
 SYSTEM = (
     "You are the company's internal assistant. You answer employees' questions about the "

@@ -1,4 +1,5 @@
-"""Every built-in plugin, and the third-party one, passes the public conformance kit."""
+"""A third-party provider, packaged on its own (tests/plugins/inhouse-quote) and found through
+its entry point, passes the same public conformance kit as the built-in ones."""
 
 from __future__ import annotations
 
@@ -7,43 +8,10 @@ from pathlib import Path
 import pytest
 
 from inhouse import registry
-from inhouse.testing import EmbedderTests, ProviderTests, StoreTests
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("home")
-
-
-def built(kind: str, name: str, home: Path, **options):
-    return registry.build(kind, {"use": name, **options}, f"{kind}.{name}", home=home, base_dir=home)
-
-
-class TestLocalStore(StoreTests):
-    @pytest.fixture
-    def store(self, tmp_path: Path):
-        store = built("stores", "local", tmp_path)
-        yield store
-        store.close()
-
-
-@pytest.mark.model
-class TestMiniLM(EmbedderTests):
-    @pytest.fixture(scope="class")
-    def embedder(self, home: Path):
-        return built("embedders", "minilm", home)
-
-
-@pytest.mark.model
-class TestLocalChat(ProviderTests):
-    @pytest.fixture(scope="class")
-    def provider(self, home: Path):
-        provider = built("providers", "local", home)
-        yield provider
-        provider.close()
+from inhouse.testing import ProviderTests
 
 
 class TestThirdPartyQuote(ProviderTests):
     @pytest.fixture
-    def provider(self, home: Path):
-        return built("providers", "quote", home)
+    def provider(self, tmp_path: Path):
+        return registry.build("providers", {"use": "quote"}, "providers.quote", home=tmp_path, base_dir=tmp_path)

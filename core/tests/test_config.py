@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel, ConfigDict
 
 from inhouse import config as cfg
 from inhouse.errors import ConfigError
@@ -97,3 +99,36 @@ def test_plugin_typo_names_the_toml_path(tmp_path: Path) -> None:
 def test_relative_paths_are_taken_from_the_config_folder(tmp_path: Path) -> None:
     conn = build("connectors", {"use": "filesystem", "path": "docs"}, "connectors.x", home=tmp_path, base_dir=tmp_path)
     assert conn.root == tmp_path / "docs"
+
+
+class Owned(BaseModel):
+    """A table another distribution owns, as its ``inhouse.settings`` entry point names it."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str = "inhouse"
+
+
+def owners(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
+    eps = [EntryPoint(name, f"{__name__}:Owned", cfg.SETTINGS_GROUP) for name in names]
+    monkeypatch.setattr(cfg, "entry_points", lambda group: eps if group == cfg.SETTINGS_GROUP else [])
+
+
+def test_a_table_an_installed_distribution_owns_is_kept_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    owners(monkeypatch, "ui")
+    settings = cfg.parse(BASE + '[ui]\ntitle = "Northwind"\n', "plugins.toml", Path("."))
+    assert settings.tables == {"ui": {"title": "Northwind"}}
+    assert settings.table("ui", Owned).title == "Northwind"
+    assert cfg.parse(BASE, "plugins.toml", Path(".")).table("ui", Owned).title == "inhouse"  # absent: defaults
+
+
+def test_the_owner_validates_its_table_and_errors_name_the_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    owners(monkeypatch, "ui")
+    settings = cfg.parse(BASE + '[ui]\ntitel = "x"\n', "plugins.toml", Path("."))
+    with pytest.raises(ConfigError, match=r"plugins\.toml: ui\.titel: unknown key \(did you mean 'title'\?\)"):
+        settings.table("ui", Owned)
+
+
+def test_a_table_nobody_owns_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    owners(monkeypatch)
+    with pytest.raises(ConfigError, match=r"ui: unknown key"):
+        cfg.parse(BASE + '[ui]\ntitle = "x"\n', "plugins.toml", Path("."))

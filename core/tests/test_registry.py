@@ -72,3 +72,12 @@ def test_cli_error_is_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "store.bogus: unknown key" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_third_party_parser_replaces_the_builtin_for_its_suffix(monkeypatch: pytest.MonkeyPatch) -> None:
+    better = EntryPoint(".pdf", "better_pdf:Parser", "inhouse.parsers")  # from another distribution
+    builtin = registry.installed("parsers")[".pdf"]
+    assert builtin.dist is not None and builtin.dist.name == "inhouse"
+    for order in ([builtin, better], [better, builtin]):
+        monkeypatch.setattr(registry, "entry_points", lambda group, order=order: order if group == "inhouse.parsers" else [])
+        assert registry.installed("parsers")[".pdf"] is better

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -204,3 +206,28 @@ def test_snapshot_files_need_no_pickle(tmp_path: Path, rng: np.random.Generator)
         if p.suffix == ".npy":
             np.load(p, allow_pickle=False)
         assert not p.read_bytes().startswith(b"\x80"), p  # pickle protocol 2+ header
+
+
+def test_an_index_from_before_connectors_were_recorded_is_upgraded_in_place(tmp_path: Path, rng: np.random.Generator) -> None:
+    """Schema 1 had no ``documents.connector``: opening it adds the column, keeps every row,
+    and new writes record the connector."""
+    tmp_path.mkdir(exist_ok=True)
+    db = sqlite3.connect(tmp_path / "store.sqlite3")
+    db.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+        "CREATE TABLE documents (id TEXT PRIMARY KEY, source TEXT NOT NULL, root TEXT NOT NULL, title TEXT NOT NULL,"
+        " hash TEXT NOT NULL, modified REAL NOT NULL, acl TEXT NOT NULL DEFAULT '[]');"
+        "INSERT INTO meta VALUES ('schema', 1), ('generation', 0);"
+        "INSERT INTO documents VALUES ('old', 'old.md', '/r', 'Old', 'h', 1.0, '[]');"
+    )
+    db.commit()
+    db.close()
+    store = open_store(tmp_path)
+    assert store.document("old").connector == ""
+    record, chunks = doc("new", ["fresh text"])
+    store.upsert(replace(record, connector="filesystem"), chunks, unit(rng, 1))
+    assert store.document("new").connector == "filesystem" and store.document("old").title == "Old"
+    store.close()
+    reopened = sqlite3.connect(tmp_path / "store.sqlite3")
+    assert reopened.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == 2
+    reopened.close()

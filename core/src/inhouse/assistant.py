@@ -161,8 +161,8 @@ class Assistant:
             if connector is None:
                 raise IngestError(f"no connector can open documents of {record.root}")
             return record, connector.open(record.source)
-        except IngestError as exc:
-            raise AccessDenied(f"no such document ({exc})") from exc
+        except IngestError as exc:  # the reason stays in the chain: it may name server paths
+            raise AccessDenied("no such document") from exc
 
     # ingest ------------------------------------------------------------------------------
 

@@ -69,7 +69,9 @@ class Ingester:
         todo = []
         for src in sources:
             old = stored.get(src.id)
-            if old is not None and old.hash == src.hash and not src.error:
+            # An index written before documents recorded their connector re-reads them once.
+            same_connector = old is not None and (old.connector == connector.use or not connector.use)
+            if old is not None and old.hash == src.hash and not src.error and same_connector:
                 report.unchanged += 1
             else:
                 todo.append(src)

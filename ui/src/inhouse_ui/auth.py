@@ -1,8 +1,11 @@
-"""Who is asking: Gradio's sign-in against ``[ui] users``, a trusted reverse-proxy header,
-or (with neither) one anonymous user.
+"""Who is asking: the app's own password sign-in against ``[ui] users`` (a signed session
+cookie, see ``sessions``), a trusted reverse-proxy header, or (with neither) one anonymous user.
 
-The signed-in name is the principal passed to ``Assistant.stream(user=...)`` and checked
-against document ACLs, so it is read from the request on every call, never from the page.
+``Auth.user_of_http(request)`` is the one place that names the user of a request, in every
+mode: the app's routes use it (``require``) and the Gradio page gets it as its
+``auth_dependency``, so the page's events carry the same user (``gr.Request.username``). The
+name is the principal passed to ``Assistant.stream(user=...)`` and checked against document
+ACLs, so it is read from the request on every call, never from the page.
 
 ``trusted_header`` is only safe behind a reverse proxy that authenticates every request
 and sets (or strips) that header itself: anyone who reaches the server directly can send it.
@@ -10,62 +13,59 @@ and sets (or strips) that header itself: anyone who reaches the server directly 
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 
 from starlette.requests import HTTPConnection
 
+from inhouse_ui.sessions import COOKIE, Sessions, load_secret
 from inhouse_ui.settings import UISettings
 
 ANONYMOUS = "anonymous"
 _NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
+_UNKNOWN = hashlib.sha256(b"\x00no such user").digest()
 
 
 class Auth:
     """The sign-in mode of one app, and the user of a request in each mode."""
 
-    def __init__(self, settings: UISettings):
+    def __init__(self, settings: UISettings, home: Path):
         self.users = settings.passwords()
         self.header = settings.trusted_header
         self.mode: Literal["password", "header", "anonymous"] = (
             "password" if self.users else "header" if self.header else "anonymous"
         )
-        self._gradio_app: Any = None
-
-    # Gradio ------------------------------------------------------------------------------
-
-    def gradio_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``gr.mount_gradio_app``."""
-        if self.mode == "password":
-            return {"auth": self.check_password, "auth_message": "Sign in with your inhouse name and password."}
-        if self.mode == "header":
-            return {"auth_dependency": self.from_header}
-        return {}
+        self.sessions = (
+            Sessions(load_secret(home), self.users, settings.session_hours * 3600) if self.mode == "password" else None
+        )
 
     def check_password(self, name: str, password: str) -> bool:
-        """Constant-time comparison; an unknown name costs the same as a wrong password."""
+        """Whether ``password`` is ``name``'s, in constant time: digests of equal length are
+        compared, and an unknown name costs the same as a wrong password."""
         expected = self.users.get(name)
-        ok = hmac.compare_digest((expected or "\x00unknown").encode(), password.encode())
+        want = hashlib.sha256(expected.encode()).digest() if expected is not None else _UNKNOWN
+        ok = hmac.compare_digest(want, hashlib.sha256(password.encode("utf-8", "replace")).digest())
         return expected is not None and ok
 
-    def from_header(self, request: HTTPConnection) -> str | None:
-        """The user named by the trusted header, or None (Gradio then answers 401)."""
-        assert self.header is not None
-        value = (request.headers.get(self.header) or "").strip()
-        return value if _NAME.match(value) else None
-
-    def bind(self, gradio_app: Any) -> None:
-        """Remember the mounted Gradio app: its sign-in tokens identify users on the other routes."""
-        self._gradio_app = gradio_app
-
-    # users -------------------------------------------------------------------------------
-
-    def user(self, request: Any) -> str:
-        """The principal of a Gradio event (``gr.Request``); raises PermissionError when nobody is signed in."""
+    def user_of_http(self, request: HTTPConnection) -> str | None:
+        """The user of a request (the page's and the app's routes alike); None when nobody is
+        signed in: no valid session cookie (password), no usable header (header)."""
         if self.mode == "anonymous":
             return ANONYMOUS
+        if self.mode == "header":
+            assert self.header is not None
+            value = (request.headers.get(self.header) or "").strip()
+            return value if _NAME.match(value) else None
+        assert self.sessions is not None
+        return self.sessions.user(request.cookies.get(COOKIE))
+
+    def user(self, request: Any) -> str:
+        """The user of a Gradio event (``gr.Request.username``, which Gradio fills in from
+        ``user_of_http``); raises PermissionError when there is none."""
         name = getattr(request, "username", None)
         if not name:
             raise PermissionError("sign in first")
@@ -77,29 +77,14 @@ class Auth:
             return f"session:{getattr(request, 'session_hash', None) or 'none'}"
         return f"user:{self.user(request)}"
 
-    def user_of_http(self, request: HTTPConnection) -> str | None:
-        """The principal of a plain HTTP request (``/files``, ``/images``); None when not signed in."""
-        if self.mode == "anonymous":
-            return ANONYMOUS
-        if self.mode == "header":
-            return self.from_header(request)
-        app = self._gradio_app
-        if app is None:
-            return None
-        for prefix in ("access-token-", "access-token-unsecure-"):
-            token = request.cookies.get(f"{prefix}{app.cookie_id}")
-            if token and token in app.tokens:
-                return str(app.tokens[token])
-        return None
-
 
 def require(auth: Auth) -> Callable[[HTTPConnection], str]:
-    """A FastAPI dependency: the signed-in user, or 401."""
+    """A FastAPI dependency: the signed-in user, or 401 (JSON)."""
     from fastapi import HTTPException
 
     def dependency(request: HTTPConnection) -> str:
         user = auth.user_of_http(request)
-        if user is None:
+        if not user:
             raise HTTPException(status_code=401, detail="sign in first")
         return user
 

@@ -1,10 +1,12 @@
 """Read-only routes for what answers point to: ``/files/{doc_id}`` (an ingested original) and
 ``/images/{id}`` (an image a model made for this user).
 
-``/files`` serves a document only when the store knows it, the reader may see it (its ACL),
-its connector root is a folder (or file) on this machine, and the resolved path is still
-inside that root (no ``..``, no symlink out). Anything else is a plain 404, so the route
-says nothing about what exists.
+``/files`` asks the core for the document (``Assistant.open_document``), which checks the
+reader against its ACL and reads the original through the connector that yielded it;
+wherever the document lives, the route never touches a path itself. An unknown id, a
+document the reader may not see and one that cannot be opened are all the same plain 404,
+so the route says nothing about what exists. Originals are served inline with their file
+name, a media type from that name, ``nosniff``, and (HTML, SVG, XML) a CSP sandbox.
 """
 
 from __future__ import annotations
@@ -14,18 +16,20 @@ import re
 import secrets
 import threading
 from collections import OrderedDict
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Response
-from fastapi.responses import FileResponse
 
+from inhouse.errors import AccessDenied
 from inhouse.plugins import DocumentRecord
 from inhouse_ui.auth import Auth, require
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Types a browser would run as a page of this site: served in a CSP sandbox (no scripts, no cookies).
 ACTIVE = {"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml"}
+SANDBOX = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 MIME_FIXES = {
     ".md": "text/markdown",
     ".markdown": "text/markdown",
@@ -35,35 +39,25 @@ MIME_FIXES = {
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
 }
+OpenDocument = Callable[[str, str], tuple[DocumentRecord, bytes]]
 
 
-def readable(record: DocumentRecord, user: str) -> bool:
-    """The store's ACL rule: public (empty ACL) or naming the user."""
-    return not record.acl or user in record.acl
+def file_name(record: DocumentRecord) -> str:
+    """The last component of the document's source, without control characters."""
+    return _CONTROL.sub("", record.source.replace("\\", "/").rsplit("/", 1)[-1]) or "document"
 
 
-def document_path(record: DocumentRecord) -> Path | None:
-    """The original file of ``record``, or None unless it is a file inside its connector's root."""
-    root = Path(record.root)
-    if not root.is_absolute():
-        return None  # not a filesystem connector
-    try:
-        root = root.resolve(strict=True)
-        if root.is_file():
-            return root if record.source == root.name else None
-        candidate = (root / record.source).resolve(strict=True)
-    except (OSError, RuntimeError):
-        return None
-    if not candidate.is_relative_to(root) or not candidate.is_file():
-        return None
-    return candidate
-
-
-def content_type(path: Path) -> str:
-    """The media type of ``path`` from its extension (``application/octet-stream`` when unknown)."""
-    suffix = path.suffix.lower()
-    mime = MIME_FIXES.get(suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+def content_type(name: str) -> str:
+    """The media type of a file called ``name`` (``application/octet-stream`` when unknown)."""
+    suffix = name[name.rfind(".") :].lower() if "." in name else ""
+    mime = MIME_FIXES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
     return f"{mime}; charset=utf-8" if mime.startswith("text/") else mime
+
+
+def disposition(kind: str, name: str) -> str:
+    """A ``Content-Disposition`` value: a plain quoted name when it is safe ASCII, else RFC 5987."""
+    quoted = quote(name, safe="")
+    return f'{kind}; filename="{name}"' if quoted == name else f"{kind}; filename*=utf-8''{quoted}"
 
 
 class Images:
@@ -75,6 +69,7 @@ class Images:
         self._lock = threading.Lock()
 
     def add(self, data: bytes, mime: str, owner: str) -> str:
+        """Keep an image for ``owner``; returns its unguessable id."""
         image_id = secrets.token_urlsafe(16)
         with self._lock:
             self._items[image_id] = (data, mime, owner)
@@ -83,6 +78,7 @@ class Images:
         return image_id
 
     def get(self, image_id: str) -> tuple[bytes, str, str] | None:
+        """``(data, mime, owner)`` of an image, or None when it is unknown or was dropped."""
         with self._lock:
             return self._items.get(image_id)
 
@@ -90,8 +86,8 @@ class Images:
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
 
-def router(store: Any, auth: Auth, images: Images) -> APIRouter:
-    """The routes; ``store`` is a callable returning the assistant's store (built on first use)."""
+def router(open_document: OpenDocument, auth: Auth, images: Images) -> APIRouter:
+    """The routes; ``open_document(doc_id, user)`` is ``Assistant.open_document``."""
     routes = APIRouter()
     signed_in = require(auth)
 
@@ -99,15 +95,20 @@ def router(store: Any, auth: Auth, images: Images) -> APIRouter:
     def original(doc_id: str, user: str = Depends(signed_in)) -> Response:
         if not _ID.match(doc_id):
             raise HTTPException(404, "not found")
-        record = store().document(doc_id)
-        path = document_path(record) if record is not None and readable(record, user) else None
-        if path is None:
-            raise HTTPException(404, "not found")
-        mime = content_type(path)
-        headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-cache"}
+        try:
+            record, data = open_document(doc_id, user)
+        except AccessDenied:
+            raise HTTPException(404, "not found") from None
+        name = file_name(record)
+        mime = content_type(name)
+        headers = {
+            "Content-Disposition": disposition("inline", name),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-cache",
+        }
         if mime.split(";")[0] in ACTIVE:
-            headers["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
-        return FileResponse(path, media_type=mime, filename=path.name, content_disposition_type="inline", headers=headers)
+            headers["Content-Security-Policy"] = SANDBOX
+        return Response(data, media_type=mime, headers=headers)
 
     @routes.get("/images/{image_id}", include_in_schema=False)
     def image(image_id: str, download: bool = False, user: str = Depends(signed_in)) -> Response:
@@ -116,9 +117,8 @@ def router(store: Any, auth: Auth, images: Images) -> APIRouter:
             raise HTTPException(404, "not found")
         data, mime, _ = item
         name = f"inhouse-{image_id[:8]}.{EXTENSIONS.get(mime, 'bin')}"
-        disposition = "attachment" if download else "inline"
         headers = {
-            "Content-Disposition": f'{disposition}; filename="{name}"',
+            "Content-Disposition": disposition("attachment" if download else "inline", name),
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "private, max-age=86400",
         }

@@ -5,6 +5,7 @@
 title = "inhouse"                                   # the page's title
 users = [{ name = "ana", password = { env = "ANA_PASSWORD" } }]   # sign-in with a password, or
 trusted_header = "X-Forwarded-User"                 # the user a reverse proxy puts in this header
+session_hours = 12                                  # how long a password sign-in lasts
 uploads = true                                      # offer "Add documents"
 shared_uploaders = ["ana"]                          # who may add to the shared collection (omitted: everyone)
 concurrency = 8                                     # questions answered at the same time
@@ -37,6 +38,7 @@ class UISettings(PluginConfig):
     title: str = "inhouse"
     users: list[UIUser] = Field(default_factory=list)
     trusted_header: str | None = None
+    session_hours: float = Field(12.0, gt=0, le=24 * 90)
     uploads: bool = True
     shared_uploaders: list[str] | None = None
     concurrency: int = Field(8, ge=1)

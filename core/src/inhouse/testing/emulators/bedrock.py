@@ -3,7 +3,7 @@
 Serves Converse, ConverseStream, InvokeModel and InvokeModelWithResponseStream over loopback HTTP/1.1, checks
 every request against botocore's service model (see :mod:`inhouse.testing.emulators.wire`), answers with deterministic models
 (a grounded echo chat model, hashed bag-of-words embeddings, small PNG images; see
-:mod:`inhouse.testing.emulators.bedrock_models`)
+:mod:`inhouse.testing.emulators.bedrock_models` and :mod:`inhouse.testing.emulators.bedrock_media`)
 and injects faults on demand.
 
 In-process::
@@ -11,46 +11,32 @@ In-process::
     with BedrockEmulator() as emu:
         client = boto3.client("bedrock-runtime", endpoint_url=emu.endpoint_url, ...)
 
-As a separate process (``tests/`` as cwd or on ``PYTHONPATH``)::
+As a separate process::
 
     python -m inhouse.testing.emulators.bedrock --port 0      # prints "listening on http://127.0.0.1:PORT"
 
 and drive it through ``POST /_emulator/{faults,script,reply,reset}`` and ``GET /_emulator/{requests,invalid}``.
+
+The operations themselves (which requests are refused, what the answers are) are in
+:mod:`inhouse.testing.emulators.bedrock_operations`. Every request is checked with botocore (installed with
+boto3), which must be installed when the emulator is used.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import random
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from inhouse.testing.emulators import eventstream
-from inhouse.testing.emulators.bedrock_models import (
-    COHERE_EMBED_SCHEMA,
-    TITAN_EMBED_SCHEMA,
-    ChatAnswer,
-    answer_chat,
-    anthropic_chat,
-    anthropic_problems,
-    base_model_id,
-    chat_problems,
-    cohere_embedding,
-    converse_chat,
-    malformed,
-    model_family,
-    schema_problems,
-    stability_image,
-    stability_problems,
-    titan_embedding,
-)
+from inhouse.testing.emulators.bedrock_models import base_model_id
+from inhouse.testing.emulators.bedrock_operations import JOBS, Frame, Job, Rejection
 from inhouse.testing.emulators.server import AwsHandler, AwsRecord, Emulator
 from inhouse.testing.emulators.wire import WireResponse, error_response, parse_request
 
@@ -74,10 +60,6 @@ _NON_STREAM_FALLBACK = {
 }
 OUTCOMES = ("ok", "slow", "stream-error", "stream-throttle", *HTTP_ERROR_OUTCOMES)
 SLOW_SECONDS = 2.0
-
-_INVALID_MODEL = "The provided model identifier is invalid."
-_NOT_CHAT_MODEL = "This action doesn't support the model that you provided. Try again with a supported text or chat model."
-_NO_STREAMING = "The model is unsupported for streaming."
 
 
 # --------------------------------------------------------------------------------------------------- records
@@ -117,172 +99,6 @@ def _jsonable(value: Any, key: str = "") -> Any:
     return value
 
 
-# --------------------------------------------------------------------------------------------------- responses
-
-
-class Frame(NamedTuple):
-    """One encoded event-stream message; ``delta`` marks the ones carrying generated text."""
-
-    data: bytes
-    delta: bool = False
-
-
-class Rejection(NamedTuple):
-    """A 400 ValidationException decided before any outcome is drawn; ``invalid`` requests land in ``invalid``."""
-
-    message: str
-    invalid: bool
-
-
-class Job(NamedTuple):
-    """An accepted inference request: ``body`` renders a JSON answer, ``frames`` an event stream (exactly one is set)."""
-
-    headers: dict[str, str]
-    body: Callable[[Recorded], bytes] | None = None
-    frames: Callable[[Recorded], Iterator[Frame]] | None = None
-
-
-def _elapsed_ms(since: float) -> int:
-    return round((time.perf_counter() - since) * 1000)
-
-
-def _json(payload: Any) -> bytes:
-    return json.dumps(payload, separators=(",", ":")).encode("utf-8")
-
-
-def _usage(answer: ChatAnswer) -> dict[str, int]:
-    total = answer.input_tokens + answer.output_tokens
-    return {"inputTokens": answer.input_tokens, "outputTokens": answer.output_tokens, "totalTokens": total}
-
-
-def _converse_body(answer: ChatAnswer, record: Recorded) -> bytes:
-    return _json(
-        {
-            "output": {"message": {"role": "assistant", "content": [{"text": answer.text}]}},
-            "stopReason": answer.stop_reason,
-            "usage": _usage(answer),
-            "metrics": {"latencyMs": _elapsed_ms(record.started_at)},
-        }
-    )
-
-
-def _converse_frames(answer: ChatAnswer, record: Recorded) -> Iterator[Frame]:
-    yield Frame(eventstream.event("messageStart", {"role": "assistant"}))
-    for piece in answer.pieces:
-        yield Frame(eventstream.event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}}), delta=True)
-    yield Frame(eventstream.event("contentBlockStop", {"contentBlockIndex": 0}))
-    yield Frame(eventstream.event("messageStop", {"stopReason": answer.stop_reason}))
-    metrics = {"latencyMs": _elapsed_ms(record.started_at)}
-    yield Frame(eventstream.event("metadata", {"usage": _usage(answer), "metrics": metrics}))
-
-
-def _anthropic_message(answer: ChatAnswer, model: str) -> dict[str, Any]:
-    return {
-        "id": f"msg_bdrk_{uuid.uuid4().hex[:24]}",
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": [{"type": "text", "text": answer.text}],
-        "stop_reason": answer.stop_reason,
-        "stop_sequence": answer.stop_sequence,
-        "usage": {"input_tokens": answer.input_tokens, "output_tokens": answer.output_tokens},
-    }
-
-
-def _anthropic_chunk(payload: dict[str, Any], delta: bool = False) -> Frame:
-    return Frame(eventstream.event("chunk", {"bytes": base64.b64encode(_json(payload)).decode("ascii")}), delta)
-
-
-def _anthropic_frames(answer: ChatAnswer, model: str, record: Recorded) -> Iterator[Frame]:
-    start = {**_anthropic_message(answer, model), "content": [], "stop_reason": None, "stop_sequence": None}
-    start["usage"] = {"input_tokens": answer.input_tokens, "output_tokens": 0}
-    yield _anthropic_chunk({"type": "message_start", "message": start})
-    yield _anthropic_chunk({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
-    for piece in answer.pieces:
-        delta = {"type": "text_delta", "text": piece}
-        yield _anthropic_chunk({"type": "content_block_delta", "index": 0, "delta": delta}, delta=True)
-    yield _anthropic_chunk({"type": "content_block_stop", "index": 0})
-    stop = {"stop_reason": answer.stop_reason, "stop_sequence": answer.stop_sequence}
-    yield _anthropic_chunk({"type": "message_delta", "delta": stop, "usage": {"output_tokens": answer.output_tokens}})
-    metrics = {
-        "inputTokenCount": answer.input_tokens,
-        "outputTokenCount": answer.output_tokens,
-        "invocationLatency": _elapsed_ms(record.started_at),
-        "firstByteLatency": round(((record.first_byte_at or record.started_at) - record.started_at) * 1000),
-    }
-    yield _anthropic_chunk({"type": "message_stop", "amazon-bedrock-invocationMetrics": metrics})
-
-
-def _token_headers(input_tokens: int, output_tokens: int | None = None) -> dict[str, str]:
-    headers = {"Content-Type": "application/json", "X-Amzn-Bedrock-Input-Token-Count": str(input_tokens)}
-    if output_tokens is not None:
-        headers["X-Amzn-Bedrock-Output-Token-Count"] = str(output_tokens)
-    return headers
-
-
-_STREAM_HEADERS = {"Content-Type": "application/vnd.amazon.eventstream"}
-
-
-def _converse_job(emulator: BedrockEmulator, record: Recorded, base_id: str, stream: bool) -> Job | Rejection:
-    family = model_family(base_id)
-    if family is None:
-        return Rejection(_INVALID_MODEL, invalid=False)
-    if family not in ("anthropic", "chat"):
-        return Rejection(_NOT_CHAT_MODEL, invalid=False)
-    problem = chat_problems(record.params.get("messages", []))
-    if problem:
-        return Rejection(problem, invalid=True)
-    answer = answer_chat(converse_chat(record.params), emulator.reply_for(record.model_id, base_id))
-    if stream:
-        return Job(_STREAM_HEADERS, frames=lambda rec: _converse_frames(answer, rec))
-    return Job({"Content-Type": "application/json"}, body=lambda rec: _converse_body(answer, rec))
-
-
-def _invoke_job(emulator: BedrockEmulator, record: Recorded, base_id: str, stream: bool) -> Job | Rejection:
-    family = model_family(base_id)
-    if family not in ("anthropic", "stability", "titan-embed", "cohere-embed"):
-        return Rejection(_INVALID_MODEL, invalid=False)
-    if stream and family != "anthropic":
-        return Rejection(_NO_STREAMING, invalid=False)
-    try:
-        body = json.loads(record.params.get("body", b""))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return Rejection("Malformed input request, please reformat your input and try again.", invalid=True)
-    record.params["body_json"] = body
-    if not isinstance(body, dict):
-        return Rejection(malformed(["#: expected type: object"]), invalid=True)
-    checks = {
-        "anthropic": anthropic_problems,
-        "stability": lambda document: stability_problems(document, base_id),
-        "titan-embed": lambda document: schema_problems(document, TITAN_EMBED_SCHEMA),
-        "cohere-embed": lambda document: schema_problems(document, COHERE_EMBED_SCHEMA),
-    }
-    problems = checks[family](body)
-    if problems:
-        return Rejection(malformed(problems), invalid=True)
-    if family == "anthropic":
-        answer = answer_chat(anthropic_chat(body), emulator.reply_for(record.model_id, base_id))
-        if stream:
-            headers = {**_STREAM_HEADERS, "X-Amzn-Bedrock-Content-Type": "application/json"}
-            return Job(headers, frames=lambda rec: _anthropic_frames(answer, base_id, rec))
-        message = _json(_anthropic_message(answer, base_id))
-        return Job(_token_headers(answer.input_tokens, answer.output_tokens), body=lambda rec: message)
-    if family == "stability":
-        image = _json(stability_image(body))
-        return Job({"Content-Type": "application/json"}, body=lambda rec: image)
-    response, tokens = titan_embedding(body) if family == "titan-embed" else cohere_embedding(body)
-    encoded = _json(response)
-    return Job(_token_headers(tokens), body=lambda rec: encoded)
-
-
-_JOBS: dict[str, Callable[[BedrockEmulator, Recorded, str], Job | Rejection]] = {
-    "Converse": lambda emulator, record, base_id: _converse_job(emulator, record, base_id, stream=False),
-    "ConverseStream": lambda emulator, record, base_id: _converse_job(emulator, record, base_id, stream=True),
-    "InvokeModel": lambda emulator, record, base_id: _invoke_job(emulator, record, base_id, stream=False),
-    "InvokeModelWithResponseStream": lambda emulator, record, base_id: _invoke_job(emulator, record, base_id, stream=True),
-}
-
-
 # --------------------------------------------------------------------------------------------------- HTTP
 
 
@@ -303,7 +119,7 @@ class _Handler(AwsHandler):
         wire = parse_request(SERVICE, self.command, path, query, headers, body)
         record.operation, record.params = wire.operation or "", wire.params
         record.model_id = wire.params.get("modelId", "")
-        if not self.refused(record, wire, _JOBS):
+        if not self.refused(record, wire, JOBS):
             self._infer(record)
 
     def _control(self, path: str, body: bytes) -> None:
@@ -314,12 +130,12 @@ class _Handler(AwsHandler):
             payload, status = {"error": str(error)}, 400
         except LookupError as error:
             payload, status = {"error": str(error)}, 404
-        self.send(status, {"Content-Type": "application/json"}, _json(payload))
+        self.send(status, {"Content-Type": "application/json"}, eventstream.json_bytes(payload))
 
     def _infer(self, record: Recorded) -> None:
         emulator = self.emulator
         base_id = base_model_id(record.model_id)
-        job = _JOBS[record.operation](emulator, record, base_id)
+        job = JOBS[record.operation](emulator, record, base_id)
         if isinstance(job, Rejection):
             response = error_response(SERVICE, "ValidationException", job.message)
             if job.invalid:

@@ -59,7 +59,8 @@ def encode_message(headers: dict[str, HeaderValue], payload: bytes) -> bytes:
     return message + struct.pack(">I", crc32(message) & 0xFFFFFFFF)
 
 
-def _json_bytes(payload: dict[str, Any]) -> bytes:
+def json_bytes(payload: Any) -> bytes:
+    """``payload`` as compact UTF-8 JSON, as AWS services send it."""
     return json.dumps(payload, separators=(",", ":")).encode("utf-8")
 
 
@@ -70,7 +71,7 @@ def event(event_type: str, payload: dict[str, Any]) -> bytes:
         ":content-type": "application/json",
         ":message-type": "event",
     }
-    return encode_message(headers, _json_bytes(payload))
+    return encode_message(headers, json_bytes(payload))
 
 
 def exception(exception_type: str, payload: dict[str, Any]) -> bytes:
@@ -80,4 +81,4 @@ def exception(exception_type: str, payload: dict[str, Any]) -> bytes:
         ":content-type": "application/json",
         ":message-type": "exception",
     }
-    return encode_message(headers, _json_bytes(payload))
+    return encode_message(headers, json_bytes(payload))

@@ -20,6 +20,8 @@ when there is one and once between the two newlines that end an event.
     with SageMakerEmulator(["tgi-llama"]) as emu:
         client = boto3.client("sagemaker-runtime", endpoint_url=emu.endpoint_url, ...)
         emu.script(["cold", "ok"])          # outcomes of the next requests; see OUTCOMES
+
+The checks use botocore (installed with boto3), which must be installed when the emulator is used.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from inhouse.testing.emulators import eventstream
-from inhouse.testing.emulators.bedrock_models import ChatRequest, Field, answer_chat, schema_problems
+from inhouse.testing.emulators.bedrock_bodies import Field, schema_problems
+from inhouse.testing.emulators.bedrock_models import ChatRequest, answer_chat
 from inhouse.testing.emulators.server import AwsHandler, AwsRecord, Emulator
 from inhouse.testing.emulators.wire import WireResponse, error_response, parse_request
 

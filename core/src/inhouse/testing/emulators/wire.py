@@ -4,6 +4,10 @@ An emulator hands :func:`parse_request` what arrived on the wire; it finds the o
 ``http.requestUri`` and method match, rebuilds the input parameters as the botocore caller passed them
 (URI labels, headers, query string, payload or JSON body with blobs and timestamps decoded) and runs
 botocore's ``ParamValidator`` on them. Only the ``rest-json`` protocol is supported.
+
+botocore (installed with boto3) is imported when a function here is first called, not with the module,
+so the emulators that do not speak AWS (:mod:`inhouse.testing.emulators.tgi`,
+:mod:`inhouse.testing.emulators.openai_server`) work without it.
 """
 
 from __future__ import annotations
@@ -14,13 +18,11 @@ import json
 import re
 from collections.abc import Mapping
 from functools import cache
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qs, unquote
 
-import botocore.session
-from botocore.model import OperationModel, ServiceModel, Shape
-from botocore.utils import parse_timestamp
-from botocore.validate import ParamValidator
+if TYPE_CHECKING:
+    from botocore.model import OperationModel, ServiceModel, Shape
 
 _SIGV4 = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/\s,]+)/(?P<date>\d{8})/(?P<region>[^/\s,]+)/(?P<service>[^/\s,]+)/aws4_request,"
@@ -47,6 +49,8 @@ class WireResponse(NamedTuple):
 @cache
 def service_model(service: str) -> ServiceModel:
     """botocore's model of ``service`` (e.g. ``"bedrock-runtime"``), loaded once."""
+    import botocore.session
+
     return botocore.session.get_session().get_service_model(service)
 
 
@@ -93,6 +97,8 @@ def match_operation(service: str, method: str, raw_path: str, query: str = "") -
 
 def _scalar(text: str, shape: Shape) -> Any:
     """A header or query-string value converted to the Python type botocore's caller would have passed."""
+    from botocore.utils import parse_timestamp
+
     converters = {
         "integer": int,
         "long": int,
@@ -142,6 +148,8 @@ def _from_json(value: Any, shape: Shape, name: str, problems: list[str]) -> Any:
             problems.append(f"Invalid base64 for parameter {name}")
             return value
     if kind == "timestamp" and isinstance(value, int | float | str) and not isinstance(value, bool):
+        from botocore.utils import parse_timestamp
+
         try:
             return parse_timestamp(value)
         except ValueError:
@@ -213,6 +221,8 @@ def parse_request(service: str, method: str, raw_path: str, query: str, headers:
     ``raw_path`` is still percent-encoded (``/model/arn%3Aaws%3A...%2Fmy-profile/converse``); ``query`` is the raw query
     string without ``?``. ``errors`` is empty when the request is valid, else botocore's report (one problem a line).
     """
+    from botocore.validate import ParamValidator
+
     found = match_operation(service, method, raw_path, query)
     if found is None:
         return WireRequest(None, {}, f"No operation of {service} matches {method} {raw_path}")
