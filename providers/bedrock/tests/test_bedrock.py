@@ -188,23 +188,6 @@ def test_named_profile_is_used(emulator: BedrockEmulator, monkeypatch: pytest.Mo
     assert "Credential=AKIDFROMPROFILE/" in emulator.requests[0].headers["Authorization"]
 
 
-def test_role_arn_is_assumed_through_sts(emulator: BedrockEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", f"http://{host}:{port}")
-        provider = chat(emulator, role_arn="arn:aws:iam::123456789012:role/inhouse")
-        assert texts(provider.generate(PROMPT))
-        auth = emulator.requests[0].headers["Authorization"]
-        assert "Credential=AKIDTESTING/" not in auth and "Credential=ASIA" in auth  # the role's temporary key
-        assert "X-Amz-Security-Token" in emulator.requests[0].headers
-    finally:
-        server.stop()
-
-
 # --- images -------------------------------------------------------------------------------
 
 

@@ -6,6 +6,6 @@ endpoint URL, timeouts, retries); :func:`map_error` turns botocore's exceptions 
 ``ProviderError``s with the plugin's own table of error codes. boto3 is imported on first use.
 """
 
-from inhouse_aws.client import AwsClient, AwsSettings, ErrorTable, map_error
+from inhouse_aws.client import AwsClient, AwsSettings, ErrorTable, assumed_role_session, map_error
 
-__all__ = ["AwsClient", "AwsSettings", "ErrorTable", "map_error"]
+__all__ = ["AwsClient", "AwsSettings", "ErrorTable", "assumed_role_session", "map_error"]

@@ -1,9 +1,7 @@
 """The Bedrock Runtime emulator, exercised with real boto3 clients over loopback HTTP: Converse, its stream
 and the faults it injects.
 
-Its fixtures and helpers serve the other ``test_emulator_bedrock_*`` and ``test_emulator_wire`` modules
-too: they import the helpers and bind the fixtures (``emu``, ``client``, ``clean``, ``expect_invalid``) as
-module attributes, where pytest looks fixtures up.
+The fixtures are in this folder's conftest.py, the shared names in bedrockkit.py.
 """
 
 from __future__ import annotations
@@ -11,67 +9,13 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError, EventStreamError, ReadTimeoutError
 
+from bedrockkit import CLAUDE, CONTEXT, PROFILE_ARN, STATUSES, make_client, user
 from inhouse.testing.emulators.bedrock import HTTP_ERROR_OUTCOMES, BedrockEmulator
-
-CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"
-PROFILE_ARN = f"arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.{CLAUDE}"
-TITAN = "amazon.titan-embed-text-v2:0"
-CONTEXT = "Use these.\n[1] (handbook/leave.md)\nStaff get 25 vacation days a year.\nUnused days expire.\n[2] (x.md)\nOther."
-STATUSES = {"throttle": 429, "unavailable": 503, "internal": 500, "model-not-ready": 429}
-STATUSES |= {"timeout": 408, "validation": 400, "access-denied": 403, "not-found": 404}
-
-
-@pytest.fixture(scope="module")
-def emu() -> Iterator[BedrockEmulator]:
-    """One emulator for the module."""
-    with BedrockEmulator(seed=3) as emulator:
-        yield emulator
-
-
-@pytest.fixture(autouse=True)
-def clean(emu: BedrockEmulator, request: pytest.FixtureRequest) -> Iterator[None]:
-    """Each test starts from a reset emulator and, unless it asks for ``expect_invalid``, sends only valid requests."""
-    emu.reset()
-    yield
-    if "expect_invalid" not in request.fixturenames:
-        assert emu.invalid == []
-
-
-@pytest.fixture
-def expect_invalid() -> None:
-    """Marks a test that sends invalid requests on purpose."""
-
-
-def make_client(url: str, **config: Any) -> Any:
-    """A plain boto3 bedrock-runtime client on ``url`` that never retries."""
-    return boto3.client(
-        "bedrock-runtime",
-        region_name="us-east-1",
-        endpoint_url=url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"total_max_attempts": 1}, **config),
-    )
-
-
-@pytest.fixture(scope="module")
-def client(emu: BedrockEmulator) -> Any:
-    """A client of the module's emulator."""
-    return make_client(emu.endpoint_url)
-
-
-def user(text: str) -> list[dict[str, Any]]:
-    """A one-turn Converse conversation."""
-    return [{"role": "user", "content": [{"text": text}]}]
-
 
 # ------------------------------------------------------------------------------------------------ Converse
 

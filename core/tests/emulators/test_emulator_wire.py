@@ -20,14 +20,12 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-import test_emulator_bedrock as bedrock_tests
+from bedrockkit import CLAUDE, TITAN, user
 from inhouse.testing.emulators import eventstream
 from inhouse.testing.emulators.bedrock import BedrockEmulator
 from inhouse.testing.emulators.wire import match_operation, parse_request
-from test_emulator_bedrock import CLAUDE, TITAN, user
 
 # The Bedrock emulator fixtures of test_emulator_bedrock, bound here: pytest finds fixtures by module attribute.
-emu, client, clean, expect_invalid = bedrock_tests.emu, bedrock_tests.client, bedrock_tests.clean, bedrock_tests.expect_invalid
 
 
 def raw_request(url: str, path: str, body: bytes, sign: bool = True, scope: str = "bedrock") -> tuple[int, dict[str, str], bytes]:

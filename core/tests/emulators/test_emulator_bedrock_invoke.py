@@ -12,16 +12,14 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EventStreamError
 
-import test_emulator_bedrock as bedrock_tests
+from bedrockkit import CLAUDE, CONTEXT, PROFILE_ARN, TITAN, user
 from inhouse.testing.emulators.bedrock import BedrockEmulator
 from inhouse.testing.emulators.bedrock_media import png
-from test_emulator_bedrock import CLAUDE, CONTEXT, PROFILE_ARN, TITAN, user
 
 COHERE = "cohere.embed-english-v3"
 SD35 = "stability.sd3-5-large-v1:0"
 
 # The Bedrock emulator fixtures of test_emulator_bedrock, bound here: pytest finds fixtures by module attribute.
-emu, client, clean, expect_invalid = bedrock_tests.emu, bedrock_tests.client, bedrock_tests.clean, bedrock_tests.expect_invalid
 
 
 def claude_user(text: str) -> list[dict[str, Any]]:

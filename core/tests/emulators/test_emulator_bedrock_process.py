@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from bedrockkit import CLAUDE, make_client, user
 from inhouse.testing.emulators.bedrock_media import png
-from test_emulator_bedrock import CLAUDE, make_client, user
 
 TESTS = Path(__file__).resolve().parent
 
