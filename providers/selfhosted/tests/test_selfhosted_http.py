@@ -8,11 +8,11 @@ import time
 
 import httpx
 import pytest
-from selfhostedkit import build
 
 from inhouse.errors import InhouseError, ProviderError
 from inhouse.testing.emulators import PROMPT
 from inhouse_selfhosted.http import ServerError, json_events, reported_error
+from selfhostedkit import build
 
 
 def free_port() -> int:

@@ -9,13 +9,13 @@ import ssl
 from pathlib import Path
 
 import pytest
-from selfhostedkit import build, usage_of
 
 from inhouse.errors import ConfigError, InhouseError, ProviderError
 from inhouse.plugins import Prompt
 from inhouse.testing import ProviderTests
 from inhouse.testing.emulators import ANSWER, PROMPT
 from inhouse.testing.emulators.openai_server import OpenAIServer
+from selfhostedkit import build, usage_of
 from support import texts
 
 

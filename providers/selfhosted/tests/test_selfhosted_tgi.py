@@ -7,13 +7,13 @@ import threading
 
 import httpx
 import pytest
-from selfhostedkit import build, usage_of
 
 from inhouse.errors import ConfigError, InhouseError, ProviderError
 from inhouse.plugins import Prompt
 from inhouse.testing import ProviderTests
 from inhouse.testing.emulators import ANSWER, PROMPT
 from inhouse.testing.emulators.tgi import TGIEmulator
+from selfhostedkit import build, usage_of
 from support import texts
 
 
