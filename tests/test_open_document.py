@@ -3,8 +3,6 @@ that yielded it, for readers its access list allows, and nothing for anyone else
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from inhouse import Assistant
@@ -69,7 +67,7 @@ def test_a_folder_ingested_by_path_opens_after_a_restart(setup) -> None:
 
 
 def test_a_deleted_original_no_longer_opens(setup) -> None:
-    assistant, _, root, ids = setup
+    assistant, _, root, _ = setup
     target = root / "public" / "gone.md"
     target.write_text("# Gone\nSoon deleted.\n")
     assistant.ingest()

@@ -2,8 +2,10 @@
 
 ``build_app(assistant, settings)`` returns the app; ``serve(config, home, host, port)`` runs it
 (``inhouse serve``). The modules are small and named for what they do: ``page`` (the Gradio
-Blocks), ``render`` (the HTML of answers, sources and reports), ``auth``, ``conversations``,
-``uploads``, ``feedback``, ``files`` (``/files/{doc_id}`` and ``/images/{id}``) and ``api``.
+Blocks), ``render`` (the HTML of answers, sources and reports), ``auth`` (the user of a
+request, in every sign-in mode), ``sessions`` (signed session cookies), ``signin``
+(``/login``, ``/logout``), ``conversations``, ``uploads``, ``feedback``, ``files``
+(``/files/{doc_id}`` and ``/images/{id}``) and ``api``.
 """
 
 from __future__ import annotations

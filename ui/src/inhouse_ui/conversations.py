@@ -34,6 +34,7 @@ class Turn:
 
     @property
     def done(self) -> bool:
+        """Whether the turn has its answer or its error."""
         return self.answer is not None or bool(self.error)
 
 

@@ -89,6 +89,7 @@ class Feedback:
         return out
 
     def close(self) -> None:
+        """Close the database."""
         with self._lock:
             self._db.close()
 

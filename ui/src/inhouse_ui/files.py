@@ -93,6 +93,7 @@ def router(open_document: OpenDocument, auth: Auth, images: Images) -> APIRouter
 
     @routes.get("/files/{doc_id}", include_in_schema=False)
     def original(doc_id: str, user: str = Depends(signed_in)) -> Response:
+        """The original of ``doc_id`` when ``user`` may read it; 404 otherwise."""
         if not _ID.match(doc_id):
             raise HTTPException(404, "not found")
         try:
@@ -112,6 +113,7 @@ def router(open_document: OpenDocument, auth: Auth, images: Images) -> APIRouter
 
     @routes.get("/images/{image_id}", include_in_schema=False)
     def image(image_id: str, download: bool = False, user: str = Depends(signed_in)) -> Response:
+        """An image the user's answer made (``download`` for an attachment); 404 for anyone else."""
         item = images.get(image_id) if _ID.match(image_id) else None
         if item is None or item[2] != user:
             raise HTTPException(404, "not found")

@@ -17,8 +17,6 @@ from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-
 import gradio as gr
 
 from inhouse.errors import InhouseError
@@ -86,6 +84,7 @@ class Page:
     # layout -------------------------------------------------------------------------------
 
     def build(self) -> gr.Blocks:
+        """The Blocks: layout and events (each handler below is one event's)."""
         ui = self.ui
         private: dict[str, Any] = {"api_visibility": "private"}
         with gr.Blocks(title=ui.title, analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
@@ -203,7 +202,7 @@ class Page:
             new_outputs = [chat, panel, close, feedback_group, feedback_done]
             new.click(self.new_conversation, None, new_outputs, show_progress="hidden", **private)
             chat.clear(self.new_conversation, None, new_outputs, show_progress="hidden", **private)
-            mode.change(self.on_mode, [mode], None, show_progress="hidden", **private)
+            mode.change(self.on_mode, [mode], None, show_progress="hidden", queue=False, **private)  # never holds up a question
             if ui.uploads:
                 upload.upload(
                     self.on_upload,
@@ -224,6 +223,7 @@ class Page:
             raise gr.Error("Sign in first.") from None
 
     def on_load(self, request: gr.Request) -> tuple[Any, ...]:
+        """The header with the user, their conversation so far, and the collections they may add to."""
         user, key = self._who(request)
         header = render.header_html(self.ui.title, user, self.auth.mode == "password")
         out: list[Any] = [header, render.chat_messages(self.conversations.turns(key))]
@@ -274,6 +274,7 @@ class Page:
         yield render.chat_messages(turns), gr.skip()
 
     def open_citation(self, key: str, request: gr.Request) -> tuple[str, Any]:
+        """The passage of source ``cite-TURN-N`` of the user's own conversation, beside the chat."""
         _, conversation = self._who(request)
         match = _CITE.match((key or "").strip())
         turn = self.conversations.find(conversation, int(match.group(1))) if match else None
@@ -285,9 +286,11 @@ class Page:
         return render.passage_html(citation, citation.doc_id or None), gr.update(visible=True)
 
     def close_citation(self) -> tuple[str, Any]:
+        """Empty the passage panel."""
         return render.PANEL_EMPTY, gr.update(visible=False)
 
     def on_like(self, data: gr.LikeData, request: gr.Request) -> tuple[Any, ...]:
+        """Store a thumbs up or down (or take it back) for one of the user's answers."""
         user, key = self._who(request)
         index = data.index[0] if isinstance(data.index, list | tuple) else data.index
         turns = self.conversations.turns(key)
@@ -325,6 +328,7 @@ class Page:
         return gr.update(visible=True), note, turn.id, "", ""
 
     def on_comment(self, text: str, turn_id: int | None, request: gr.Request) -> tuple[Any, ...]:
+        """Attach a comment to the user's rating of an answer."""
         user, key = self._who(request)
         turn = self.conversations.find(key, int(turn_id)) if turn_id is not None else None
         if turn is None or turn.feedback_id is None:
@@ -335,6 +339,7 @@ class Page:
         return gr.update(visible=False), "", ""
 
     def new_conversation(self, request: gr.Request) -> tuple[Any, ...]:
+        """Forget the user's conversation and empty the chat and the panels."""
         _, key = self._who(request)
         self.conversations.clear(key)
         return [], render.PANEL_EMPTY, gr.update(visible=False), gr.update(visible=False), ""

@@ -58,6 +58,7 @@ def answer_content(turn: Turn) -> str:
 
 
 def answer_body(turn: Turn) -> str:
+    """The answer's text (or the abstention), then its images."""
     answer = turn.answer
     assert answer is not None
     parts = []
@@ -157,9 +158,11 @@ def _page_anchor(citation: Citation) -> str:
 
 
 def header_html(title: str, user: str, signed_in: bool, ready: bool = True) -> str:
-    """The page header; ``ready`` (class ``ready``) once the page's load event has run."""
+    """The page header (with a Sign out button when ``signed_in`` with a password); ``ready``
+    (class ``ready``) once the page's load event has run."""
     who = (
-        f'<span class="who">Signed in as <strong>{escape(user)}</strong> · <a href="logout">Sign out</a></span>'
+        f'<form class="who" method="post" action="logout">Signed in as <strong>{escape(user)}</strong> · '
+        '<button type="submit" class="sign-out">Sign out</button></form>'
         if signed_in
         else ""
     )
@@ -210,13 +213,16 @@ def upload_report(job: Job) -> str:
 
 
 def feedback_note(question: str, verdict: str) -> str:
+    """The thanks shown after a rating, asking for a comment."""
     short = question if len(question) <= 80 else question[:79] + "…"
     return f"<p>Thanks: you rated the answer to <em>{escape(short)}</em> as <strong>{verdict}</strong>. Add a comment?</p>"
 
 
 def notice(text: str) -> str:
+    """A short status line."""
     return f'<p class="notice" role="status">{escape(text)}</p>'
 
 
 def upload_message(text: str, bad: bool = False) -> str:
+    """A one-line upload report (``bad``: a refusal)."""
     return f'<div class="upload-report" role="status"><p class="{"bad" if bad else ""}">{escape(text)}</p></div>'

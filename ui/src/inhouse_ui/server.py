@@ -1,9 +1,14 @@
-"""One FastAPI app: ``/health``, ``/files/{doc_id}``, ``/images/{id}``, ``/api`` (to come) and
-the chat page at ``/``; and ``serve``, which ``inhouse serve`` calls."""
+"""One FastAPI app: ``/health``, ``/login`` and ``/logout`` (password sign-in),
+``/files/{doc_id}``, ``/images/{id}``, ``/api`` (to come) and the chat page at ``/``; and
+``serve``, which ``inhouse serve`` calls.
+
+Gradio is used through its public API only: the page gets the app's own user of each request
+through ``mount_gradio_app(auth_dependency=...)``, and nothing here changes process-wide
+settings (the page's Blocks pass ``analytics_enabled=False``).
+"""
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import socket
@@ -12,26 +17,22 @@ import threading
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-
 import gradio as gr
 from fastapi import FastAPI, Response
 from gradio.route_utils import BUILD_PATH_LIB
 from starlette.staticfiles import StaticFiles
 
-from inhouse_ui import api, files
+from inhouse_ui import api, files, signin
 from inhouse_ui.auth import Auth
 from inhouse_ui.page import Page, asset, theme
 from inhouse_ui.settings import UISettings
 
-log = logging.getLogger("inhouse_ui")
-IDLE_POLL_S = 0.005
-
 
 def build_app(assistant: Any, settings: UISettings | dict[str, Any] | None = None) -> FastAPI:
-    """The app for ``assistant``; ``settings`` is the ``[ui]`` table (a dict, or ``UISettings``)."""
+    """The app for ``assistant``; ``settings`` is the ``[ui]`` table (a dict, or ``UISettings``).
+    With ``users`` the session secret is read from (or made in) ``<assistant.home>/ui-secret``."""
     ui = UISettings.from_mapping(settings)
-    auth = Auth(ui)
+    auth = Auth(ui, Path(assistant.home))
     page = Page(assistant, ui, auth)
     app = FastAPI(title=ui.title, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.assistant = assistant
@@ -40,20 +41,25 @@ def build_app(assistant: Any, settings: UISettings | dict[str, Any] | None = Non
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, Any]:
+        """Up, and whether the models are loaded (no sign-in needed)."""
         return {"status": "ok", "warm": bool(getattr(app.state, "warm", False))}
 
     # Routes before the mount: the page at "/" answers every path it is given.
     app.mount("/assets", CachedAssets(directory=BUILD_PATH_LIB), name="assets")
-    app.include_router(files.router(lambda: assistant.store, auth, page.images))
+    if auth.mode == "password":
+        app.include_router(signin.router(auth, ui.title))
+        app.add_middleware(signin.SignInRedirect, auth=auth)
+    app.include_router(files.router(assistant.open_document, auth, page.images))
     app.include_router(api.router)
     blocks = page.build()
     blocks.queue(default_concurrency_limit=ui.concurrency)
-    _lighten(blocks)
     max_mb = assistant.settings.core.ingest.max_file_mb
     gr.mount_gradio_app(
         app,
         blocks,
         path="/",
+        auth_dependency=auth.user_of_http,
+        auth_message="Sign in first.",
         footer_links=[],
         run_history=False,
         mcp_server=False,
@@ -64,29 +70,8 @@ def build_app(assistant: Any, settings: UISettings | dict[str, Any] | None = Non
         theme=theme(),
         css=asset("page.css"),
         head=f"<script>{asset('page.js')}</script>",
-        **auth.gradio_kwargs(),
     )
-    auth.bind(_gradio_app(app))
     return app
-
-
-def _lighten(blocks: gr.Blocks) -> None:
-    """Two of Gradio's queue habits that cost CPU a small server needs for the model (attributes
-    of Gradio 6's queue; skipped if they change):
-
-    - it polls every 1 ms when idle (5-10% of a core); 5 ms adds at most 5 ms to a question;
-    - after every event it summarises up to 10,000 past events with pandas, for the monitoring
-      dashboard, which this app leaves off.
-    """
-    queue = getattr(blocks, "_queue", None)
-    if queue is None:
-        return
-    if getattr(queue, "sleep_when_free", 1.0) < IDLE_POLL_S:
-        queue.sleep_when_free = IDLE_POLL_S
-    if hasattr(queue, "ANAYLTICS_CACHE_FREQUENCY"):
-        queue.ANAYLTICS_CACHE_FREQUENCY = sys.maxsize
-    if hasattr(queue, "ANALYTICS_MAX_EVENTS"):
-        queue.ANALYTICS_MAX_EVENTS = 100
 
 
 class CachedAssets(StaticFiles):
@@ -94,6 +79,7 @@ class CachedAssets(StaticFiles):
     Gradio's own route sends no Cache-Control, so every visit revalidates some 60 files."""
 
     def file_response(self, full_path: Any, stat_result: os.stat_result, scope: Any, status_code: int = 200) -> Response:
+        """Starlette's response with ``Cache-Control``: a year for hashed names, else revalidate."""
         response = super().file_response(full_path, stat_result, scope, status_code)
         hashed = _HASHED.search(os.path.basename(str(full_path)))
         response.headers["Cache-Control"] = "public, max-age=31536000, immutable" if hashed else "no-cache"
@@ -101,16 +87,6 @@ class CachedAssets(StaticFiles):
 
 
 _HASHED = re.compile(r"-[A-Za-z0-9_-]{8,}\.(?:js|css|woff2?|svg|png)$")
-
-
-def _gradio_app(app: FastAPI) -> Any:
-    from gradio.routes import App
-
-    for route in app.routes:
-        inner = getattr(route, "app", None)
-        if isinstance(inner, App):
-            return inner
-    raise RuntimeError("the Gradio page is not mounted")
 
 
 def _listen(host: str, port: int) -> socket.socket:

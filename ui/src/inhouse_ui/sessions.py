@@ -28,7 +28,7 @@ from inhouse.errors import ConfigError
 COOKIE = "inhouse_session"
 SECRET_FILE = "ui-secret"
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{43,}$")
-_VALUE = re.compile(r"^([A-Za-z0-9_-]{2,400})\.([0-9]{1,12})\.([A-Za-z0-9_-]{43})$")
+_VALUE = re.compile(r"^([A-Za-z0-9_-]{2,1100})\.([0-9]{1,12})\.([A-Za-z0-9_-]{43})$")
 _DOMAIN = b"inhouse-ui-session-v1"
 
 

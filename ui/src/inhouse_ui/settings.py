@@ -28,7 +28,7 @@ from inhouse.plugins import PluginConfig
 class UIUser(PluginConfig):
     """One sign-in (write the password as ``{ env = "NAME" }``)."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
     password: str = Field(min_length=1)
 
 

@@ -126,12 +126,14 @@ def router(auth: Auth, title: str) -> APIRouter:
 
     @routes.get("/login", include_in_schema=False)
     def form(request: Request) -> Response:
+        """The sign-in form, or (signed in already) the page."""
         if auth.user_of_http(request) is not None:
             return RedirectResponse("./", status_code=303)
         return login_page(title)
 
     @routes.post("/login", include_in_schema=False)
     async def sign_in(request: Request) -> Response:
+        """Check the name and password; a good one sets the session cookie and goes to the page."""
         if _cross_site(request):
             return JSONResponse({"detail": "sign in from this site's own page"}, status_code=403)
         fields = await _form(request)
@@ -159,6 +161,7 @@ def router(auth: Auth, title: str) -> APIRouter:
 
     @routes.api_route("/logout", methods=["GET", "POST"], include_in_schema=False)
     def sign_out(request: Request) -> Response:
+        """Remove the session cookie and go to the sign-in form."""
         if _cross_site(request):
             return JSONResponse({"detail": "sign out from this site's own page"}, status_code=403)
         response = RedirectResponse("login", status_code=303)
@@ -177,10 +180,10 @@ class SignInRedirect:
         self.auth = auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and _path(scope) == "/":
-            if self.auth.user_of_http(Request(scope)) is None:
-                await RedirectResponse("login", status_code=303)(scope, receive, send)
-                return
+        page = scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and _path(scope) == "/"
+        if page and self.auth.user_of_http(Request(scope)) is None:
+            await RedirectResponse("login", status_code=303)(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
 

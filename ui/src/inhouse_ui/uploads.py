@@ -38,6 +38,7 @@ class FileResult:
 
     @property
     def ok(self) -> bool:
+        """Whether the file is in the collection now."""
         return self.status in ("added", "updated", "unchanged")
 
 
