@@ -35,8 +35,10 @@ test: setup ## the whole test suite, browser tests included (installs Debian's c
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
-bench: setup ## retrieval quality and speed; prints tables, writes bench/results/*.json
+bench: setup ## retrieval and answer quality, speed; prints tables, writes bench/results/*.json
 	$(PY) bench/run.py
+	$(PY) bench/qa.py
+	$(PY) bench/clapnq.py
 	$(PY) bench/bedrock.py
 	$(PY) bench/gpu_check.py
 

@@ -134,17 +134,13 @@ def bench_chat(args: argparse.Namespace) -> None:
 
     def prompt(i: int, q: int, max_tokens: int = 1) -> Prompt:
         question = QUESTIONS[q % len(QUESTIONS)]
-        if args.prompt == "core":  # what inhouse.answer builds by default: 3 passages of 700 characters
-            from inhouse.answer import build_prompt
-            from inhouse.config import AnswerSettings
-            from inhouse.types import Chunk, Hit
+        if args.prompt == "core":  # what the answer pipeline sends the local model: ~700 tokens of passages
+            from inhouse.answering.prompting import build_prompt
+            from inhouse.plugins import Passage
 
-            settings = AnswerSettings()
-            texts = passages(i, n=settings.context_passages, size=140).split("\n\n")
-            hits = [Hit(Chunk(f"c{n}", "d", "handbook.md", "Handbook", t.split("\n", 1)[1]), 1.0) for n, t in enumerate(texts)]
-            built = build_prompt(question, hits, [], settings)
-            built.max_tokens = max_tokens
-            return built
+            texts = passages(i, n=3, size=140).split("\n\n")
+            given = [Passage(n + 1, "d", "handbook.md", "Handbook", t.split("\n", 1)[1]) for n, t in enumerate(texts)]
+            return build_prompt(question, given, [], max_tokens=max_tokens, history_turns=0)
         return Prompt(
             system=f"{SYSTEM}\n\nContext:\n{passages(i)}",
             messages=[{"role": "user", "content": question}],

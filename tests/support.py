@@ -17,8 +17,12 @@ def texts(items: Iterable[Any]) -> str:
 
 
 def write_config(folder: Path, corpus: Path, extra: str = "", providers: str = "") -> Path:
-    """A plugins.toml on ``corpus`` with the offline defaults plus ``extra`` tables."""
-    providers = providers or '[providers.local]\nuse = "local"\n\n[routing]\ndefault = ["local"]\n'
+    """A plugins.toml on ``corpus`` with the offline defaults (the extractive answerer, the local
+    model as ``generative``) plus ``extra`` tables."""
+    providers = providers or (
+        '[providers.extractive]\nuse = "extractive"\n\n[providers.local]\nuse = "local"\n\n'
+        '[routing]\ndefault = ["extractive"]\ngenerative = ["local"]\n'
+    )
     path = folder / "plugins.toml"
     path.write_text(
         f"""

@@ -59,15 +59,20 @@ def test_ask_answers_with_citations_and_timings(assistant: Assistant) -> None:
     q = next(q for q in ANSWERABLE if q["source"] == "office/wifi-and-visitors.html")
     answer = assistant.ask(q["question"])
     assert not answer.abstained and answer.text
-    assert answer.provider == "local"
+    assert answer.provider == "extractive" and answer.kind == "quoted"
     assert answer.citations and any(c.source == q["source"] for c in answer.citations)
     assert all(c.text for c in answer.citations), "each citation carries its passage"
-    assert answer.usage.input_tokens > 0 and answer.usage.output_tokens > 0
+    assert any(c.highlights for c in answer.citations), "the quoted sentences are marked in their passage"
+    received = {p["text"] for p in answer.context}
+    assert received and all(c.text in received for c in answer.citations), "citations point into what the model received"
     assert answer.timings["retrieval_ms"] <= answer.timings["first_token_ms"] <= answer.timings["total_ms"]
+    written = assistant.ask(q["question"], mode="generative")
+    assert written.provider == "local" and written.kind in ("generated", "")
+    assert written.usage.input_tokens > 0
 
 
 def test_stream_yields_text_then_answer(assistant: Assistant) -> None:
-    items = list(assistant.stream("how many vacation days do I get a year?"))
+    items = list(assistant.stream("how many vacation days do I get a year?", mode="generative"))
     assert isinstance(items[-1], Answer)
     pieces = [i for i in items[:-1] if isinstance(i, str)]
     assert len(pieces) > 1, "text arrives in pieces"
@@ -133,5 +138,5 @@ def test_chat_is_multi_turn(tmp_path: Path) -> None:
 
 
 def test_warm_up_loads_the_first_provider(assistant: Assistant) -> None:
-    assistant.warm_up()
+    assistant.warm_up("generative")
     assert assistant.router.provider("local").model_path is not None

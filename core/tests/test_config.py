@@ -29,7 +29,8 @@ def test_packaged_default_when_nothing_is_given(tmp_path: Path, monkeypatch: pyt
     monkeypatch.delenv("INHOUSE_CONFIG", raising=False)
     settings = cfg.load()
     assert settings.source == "<packaged default>"
-    assert settings.embedder["use"] == "minilm" and settings.core.routing == {"default": ["local"]}
+    assert settings.embedder["use"] == "minilm"
+    assert settings.core.routing == {"default": ["extractive"], "generative": ["local"]}
 
 
 def test_precedence_explicit_env_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,7 @@ from inhouse.config import RouterSettings
 from inhouse.errors import ConfigError, ProviderError
 from inhouse.ledger import Ledger, PriceTable
 from inhouse.plugins import Artifact, Price, Prompt, Provider
-from inhouse.route import Router, RouteResult
+from inhouse.route import Routed, Router, RouteRequest, routed_text
 from inhouse.types import Usage
 
 PROMPT = Prompt(system="s", messages=[{"role": "user", "content": "q"}])
@@ -87,10 +87,23 @@ def make_router(providers: dict[str, Provider], routing: dict[str, list[str]], *
     return Router(routing, providers.__getitem__, **kwargs)
 
 
-def route(chain: list[str], providers: dict[str, Provider], use_case: str = "default") -> tuple[str, RouteResult]:
+PRIVATE = ("local", "self-hosted")
+
+
+def request(use_case: str, chain: list[str], **kwargs) -> RouteRequest:
+    """A route request; ``private`` allows only the private residencies, as the pipeline asks."""
+    residency = PRIVATE if use_case == "private" else None
+    return RouteRequest(use_case, tuple(chain), residency=residency, **kwargs)
+
+
+def run(router: Router, route: RouteRequest) -> tuple[str, Routed]:
+    """The text and the outcome of one routed generation (every provider gets ``PROMPT``)."""
+    return routed_text(list(router.generate(route, lambda provider: PROMPT)))
+
+
+def route(chain: list[str], providers: dict[str, Provider], use_case: str = "default") -> tuple[str, Routed]:
     router = make_router(providers, {use_case: chain})
-    result = RouteResult(use_case, router.chain(use_case))
-    return "".join(router.generate(PROMPT, result)), result
+    return run(router, request(use_case, router.chain(use_case)))
 
 
 def test_retryable_error_moves_to_next_profile() -> None:
@@ -98,8 +111,7 @@ def test_retryable_error_moves_to_next_profile() -> None:
     assert text == "hello world" and result.provider == "b" and result.residency == "in-account"
     assert [a["profile"] for a in result.attempts] == ["a", "b"] and result.attempts[0]["retryable"] is True
     assert result.attempts[0]["code"] == "unavailable" and result.attempts[1]["ok"] is True
-    assert result.usage == Usage(1000, 2000)
-    assert result.route()["fallback"] is True
+    assert result.usage == Usage(1000, 2000) and result.prompt is PROMPT and result.answers == "generated"
 
 
 def test_non_retryable_error_stops_the_chain() -> None:
@@ -124,17 +136,16 @@ def test_text_never_goes_to_an_image_model_and_images_never_to_a_text_model() ->
     assert text == "hello world" and result.skipped[0]["profile"] == "paint"
     assert "cannot produce text" in result.skipped[0]["reason"]
     router = make_router(providers, {"image": ["claude", "paint"]})
-    result = RouteResult("image", router.chain("image"))
-    assert "".join(router.generate(PROMPT, result, need="image")) == ""
-    assert result.provider == "paint" and result.artifacts[0].meta["seed"] == 7 and result.usage.images == 1
-    assert result.skipped == [{"profile": "claude", "reason": "cannot produce image (capabilities: stream, text)"}]
+    text, result = run(router, request("image", router.chain("image"), need="image"))
+    assert text == "" and result.provider == "paint" and result.artifacts[0].meta["seed"] == 7 and result.usage.images == 1
+    assert result.skipped == ({"profile": "claude", "reason": "cannot produce image (capabilities: stream, text)"},)
 
 
 def test_private_never_reaches_an_in_account_or_external_model() -> None:
     claude, local = Working(), Local()
     text, result = route(["claude", "local"], {"claude": claude, "local": local}, use_case="private")
     assert text == "local answer" and result.residency == "local"
-    assert result.skipped == [{"profile": "claude", "reason": "residency in-account may not receive private context"}]
+    assert result.skipped == ({"profile": "claude", "reason": "residency in-account may not receive private context"},)
     with pytest.raises(ProviderError, match=r"no provider of routing\.private can take this request"):
         route(["claude"], {"claude": Working()}, use_case="private")
 
@@ -145,9 +156,9 @@ def test_repeated_throttling_rests_the_provider_then_it_comes_back() -> None:
     settings = RouterSettings(cooldown_after=2, cooldown_seconds=30)
     router = make_router({"a": throttled, "b": backup}, {"default": ["a", "b"]}, settings=settings, clock=clock)
 
-    def ask() -> RouteResult:
-        result = RouteResult("default", ["a", "b"])
-        assert "".join(router.generate(PROMPT, result)) == "hello world"
+    def ask() -> Routed:
+        text, result = run(router, request("default", ["a", "b"]))
+        assert text == "hello world"
         return result
 
     ask()
@@ -163,7 +174,7 @@ def test_repeated_throttling_rests_the_provider_then_it_comes_back() -> None:
 def test_other_errors_do_not_start_a_cooldown() -> None:
     router = make_router({"a": Failing(True, "unavailable"), "b": Working()}, {"default": ["a", "b"]})
     for _ in range(5):
-        list(router.generate(PROMPT, RouteResult("default", ["a", "b"])))
+        run(router, request("default", ["a", "b"]))
     assert router.resting("a") == 0
 
 
@@ -171,8 +182,7 @@ def test_every_call_is_in_the_ledger_with_its_cost(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "usage.sqlite3")
     providers = {"a": Failing(True), "b": Working()}
     router = make_router(providers, {"default": ["a", "b"]}, prices=PriceTable(), ledger=lambda: ledger)
-    result = RouteResult("default", ["a", "b"], user="ana")
-    list(router.generate(PROMPT, result))
+    _, result = run(router, request("default", ["a", "b"], user="ana"))
     calls = ledger.calls()
     assert [(c["profile"], c["ok"], c["code"]) for c in reversed(calls)] == [("a", 0, "unavailable"), ("b", 1, "")]
     assert {c["user"] for c in calls} == {"ana"} and len({c["request"] for c in calls}) == 1
@@ -193,7 +203,7 @@ def test_unknown_use_case_is_an_error_and_providers_are_built_once() -> None:
 
     router = Router({"default": ["a"]}, factory)
     for _ in range(2):
-        list(router.generate(PROMPT, RouteResult("default", ["a"])))
+        run(router, request("default", ["a"]))
     assert built == ["a"]
     with pytest.raises(ConfigError, match=r"routing\.reasoning is not configured"):
         router.chain("reasoning")
@@ -206,6 +216,21 @@ def test_the_router_honours_the_residency_a_provider_instance_reports() -> None:
     providers = {"sm": Local(), "local": Local()}
     providers["sm"].residency = "in-account"
     router = make_router(providers, {"private": ["sm", "local"]})
-    result = RouteResult("private", router.chain("private"))
-    list(router.generate(PROMPT, result))
+    _, result = run(router, request("private", router.chain("private")))
     assert result.provider == "local" and result.skipped[0]["reason"] == "residency in-account may not receive private context"
+
+
+def test_each_provider_tried_gets_its_own_prompt() -> None:
+    """The prompt is built per provider (context sized to its budget), and the outcome carries
+    the one the answering provider received."""
+    small, big = Failing(True), Working()
+    small.preferred_context, big.preferred_context = 100, 10_000
+    router = make_router({"small": small, "big": big}, {"default": ["small", "big"]})
+    built = []
+
+    def build(provider: Provider) -> Prompt:
+        built.append(provider.preferred_context)
+        return Prompt(system=f"budget {provider.preferred_context}", messages=[])
+
+    text, result = routed_text(list(router.generate(request("default", ["small", "big"]), build)))
+    assert built == [100, 10_000] and result.prompt.system == "budget 10000" and text == "hello world"

@@ -1,9 +1,10 @@
 """Fixtures of the UI tests.
 
-- ``tiny``: a real ``Assistant`` on a four-file corpus (BM25 retrieval, MiniLM loaded once per
+- ``tiny``: a real ``Assistant`` on a four-file corpus (hybrid retrieval, MiniLM loaded once per
   session, answers from the OpenAI-compatible emulator), for the fast ``TestClient`` tests.
-- ``server``, ``browser``, ``sign_in``: the chat page served by uvicorn on the sample corpus
-  with the local models (and the Bedrock emulator for images), and headless Chromium.
+- ``server``, ``browser``, ``sign_in``: the chat page served by uvicorn on the sample corpus:
+  quoted answers by default (the ``extractive`` answerer), the local chat model in the
+  Generative mode, the Bedrock emulator for images; and headless Chromium.
 
 Browser tests (marked ``browser``) need Playwright and Chromium (/usr/bin/chromium, or
 ``INHOUSE_TEST_CHROMIUM``). Without them they FAIL, saying how to install them, before any
@@ -88,7 +89,9 @@ model = "test-model"
 [routing]
 default = ["echo"]
 """
-    config = write_config(folder, corpus, providers=providers, extra='[retrieval]\nmode = "bm25"\n')
+    # Hybrid retrieval, as configured by default: the evidence gate's support needs the dense
+    # similarity, and with [retrieval] mode = "bm25" it abstains on every question (support ~0.06).
+    config = write_config(folder, corpus, providers=providers)
     assistant = Assistant.from_config(config, home=folder / "home")
     for report in (assistant.ingest(), assistant.ingest(personal, acl=["ana"])):
         assert not report.failed and not report.skipped, report
@@ -109,12 +112,16 @@ def emulator() -> Iterator[BedrockEmulator]:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory, emulator: BedrockEmulator) -> Iterator[Server]:
     """The page with password sign-in for ``USERS``, on the sample corpus; ``calls`` records
-    what the page passes to ``Assistant.stream``."""
+    what the page passes to ``Assistant.stream``. Default answers quote the documents
+    (``extractive``); the Generative mode has the local chat model write its own."""
     from inhouse import Assistant
     from inhouse_ui.server import build_app
 
     folder = tmp_path_factory.mktemp("ui")
     providers = f"""
+[providers.extractive]
+use = "extractive"
+
 [providers.local]
 use = "local"
 
@@ -124,15 +131,17 @@ endpoint_url = "{emulator.endpoint_url}"
 region = "us-east-1"
 
 [routing]
-default = ["local"]
+default = ["extractive"]
+generative = ["local"]
 image = ["stability"]
-private = ["local"]
+private = ["extractive"]
 """
     config = write_config(folder, EXAMPLES, providers=providers, extra="[answer]\nmax_tokens = 60\n")
     assistant = Assistant.from_config(config, home=folder / "home")
     report = assistant.ingest()
     assert not report.failed, report.failed
     assistant.warm_up()
+    assistant.warm_up("generative")
     calls: list[dict[str, Any]] = []
     stream = assistant.stream
 

@@ -1,7 +1,8 @@
 """The chat page in a real browser (headless Chromium driven by Playwright) against a real
-server (``server`` in conftest.py: the sample corpus, the local MiniLM embedder and the local
-chat model): signing in and out, streamed answers with sources, history, feedback, the
-keyboard and a phone's width. Screenshots of the main states go to tests/artifacts/ui/.
+server (``server`` in conftest.py: the sample corpus, the local MiniLM embedder, quoted answers
+by default and the local chat model in the Generative mode): signing in and out, quoted
+answers with sources that open highlighted, a streamed generated answer, abstentions with the
+closest passages, history, feedback, the keyboard and a phone's width. Screenshots of the main states go to tests/artifacts/ui/.
 """
 
 from __future__ import annotations
@@ -50,18 +51,18 @@ def test_the_sign_in_page_signs_in_and_out(server: Server, browser: Any) -> None
     context.close()
 
 
-def test_an_answer_streams_with_numbered_sources_that_open_the_passage(server: Server, sign_in: Callable[..., Any]) -> None:
+def test_a_quoted_answer_has_numbered_sources_that_open_the_passage_highlighted(
+    server: Server, sign_in: Callable[..., Any]
+) -> None:
     page = sign_in("ana")
     shot(page, "empty")
-    watch_stream(page)
     answer = ask(page, "How many vacation days do I get?")
-    snaps = page.evaluate("window.__snaps")
-    assert len(snaps) >= 3, f"the answer did not stream: {snaps}"  # partial texts, then the final answer
     chips = answer.locator("button.cite-chip")
     assert chips.count() >= 1
     assert "Annual Leave" in chips.first.inner_text()
-    meta = answer.locator(".answer-meta").inner_text()
-    assert "local" in meta and "tokens" in meta and " s" in meta
+    meta = answer.locator(".answer-meta")
+    assert meta.locator(".kind").inner_text() == "Quoted from the documents"
+    assert "local" in meta.inner_text() and "extractive" in meta.inner_text() and " ms" in meta.inner_text()
     assert server.calls[-1]["user"] == "ana" and server.calls[-1]["mode"] is None
     shot(page, "answer")
 
@@ -71,6 +72,8 @@ def test_an_answer_streams_with_numbered_sources_that_open_the_passage(server: S
     assert "Annual Leave" in panel.locator("h2").inner_text()
     assert "annual-leave.md" in panel.locator(".path").inner_text()
     assert "26 days" in panel.locator(".passage-text").inner_text()
+    marks = panel.locator(".passage-text mark")
+    assert marks.count() >= 1 and " ".join(marks.first.inner_text().split()) in " ".join(answer.inner_text().split())
     assert page.evaluate("document.activeElement.tagName") == "H2"  # focus moved to the passage
     link = panel.get_by_role("link", name="Open the original (annual-leave.md)")
     href = link.get_attribute("href")
@@ -82,6 +85,20 @@ def test_an_answer_streams_with_numbered_sources_that_open_the_passage(server: S
 
     page.locator("#citation-close").click()
     panel.locator(".empty").wait_for()
+
+
+def test_the_generative_mode_streams_a_written_answer(server: Server, sign_in: Callable[..., Any]) -> None:
+    page = sign_in("fay")  # a user of her own: the phone test counts on dev's empty conversation
+    page.locator("#mode").get_by_label("Generative").check()
+    watch_stream(page)
+    answer = ask(page, "How many vacation days do I get?")
+    snaps = page.evaluate("window.__snaps")
+    assert len(snaps) >= 3, f"the answer did not stream: {snaps}"  # partial texts, then the final answer
+    meta = answer.locator(".answer-meta")
+    assert meta.locator(".kind").inner_text() == "Written by local"
+    assert "tokens" in meta.inner_text() and " s" in meta.inner_text()
+    assert server.calls[-1]["mode"] == "generative"
+    shot(page, "generated")
 
 
 def test_a_follow_up_sends_the_conversation_as_history(server: Server, sign_in: Callable[..., Any]) -> None:
@@ -103,7 +120,18 @@ def test_a_question_the_documents_do_not_answer_says_so(sign_in: Callable[..., A
     page = sign_in("cleo")
     answer = ask(page, "Who painted the Mona Lisa?")
     assert "The documents do not answer this." in answer.locator(".abstained").inner_text()
-    assert answer.locator("button.cite-chip").count() == 0
+    assert "I looked at" in answer.locator(".abstained-detail").inner_text()
+    assert answer.locator(".answer-meta .kind").count() == 0
+    assert answer.locator(".sources:not(.related)").count() == 0  # nothing is cited
+    closest = answer.locator(".sources.related")
+    assert closest.locator(".sources-label").inner_text() == "Closest passages"
+    chip = closest.locator("button.cite-chip").first
+    title = chip.inner_text().split(" — ")[0].rstrip("…")
+    chip.click()
+    panel = page.locator("#citation-panel .passage.related")
+    panel.wait_for()
+    assert title in panel.locator("h2").inner_text() and "A closest passage" in panel.inner_text()
+    assert panel.locator("mark").count() == 0
     shot(page, "abstained")
 
 
@@ -146,7 +174,7 @@ def test_thumbs_and_a_comment_are_stored(server: Server, sign_in: Callable[..., 
     page.get_by_text("Thanks, your comment was saved.").wait_for()
     [row] = [r for r in server.page.feedback.rows() if r["user"] == "erin"]
     assert row["rating"] == -1 and row["comment"] == "It should name the security mailbox."
-    assert row["question"] == "How do I report a phishing email?" and row["provider"] == "local"
+    assert row["question"] == "How do I report a phishing email?" and row["provider"] == "extractive"
     assert row["answer"] and row["sources"] and row["sources"][0]["source"].endswith(".md") and row["time"]
 
 

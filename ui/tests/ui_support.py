@@ -20,7 +20,7 @@ from support import REPO
 
 CHROMIUM = os.environ.get("INHOUSE_TEST_CHROMIUM", "/usr/bin/chromium")  # never `playwright install`
 ARTIFACTS = REPO / "tests" / "artifacts" / "ui"
-USERS = {"ana": "ana-pw", "bob": "bob-pw", "cleo": "cleo-pw", "dev": "dev-pw", "erin": "erin-pw"}
+USERS = {"ana": "ana-pw", "bob": "bob-pw", "cleo": "cleo-pw", "dev": "dev-pw", "erin": "erin-pw", "fay": "fay-pw"}
 ANSWER_MS = 90_000  # ms: the longest a local answer may take on a slow 2-core machine
 BOT = '#chat [data-testid="bot"]'
 

@@ -10,14 +10,26 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from inhouse import access, followup, registry, usecase
+import numpy as np
+
+from inhouse import access, registry
 from inhouse import config as config_mod
-from inhouse.answer import NOT_FOUND, build_prompt, cite, is_refusal
-from inhouse.errors import AccessDenied, IngestError, ProviderError
+from inhouse.answering import Pipeline, Request
+from inhouse.answering.draft import Services
+from inhouse.answering.evidence import EvidenceScorer, VectorCache
+from inhouse.errors import AccessDenied, IngestError
 from inhouse.ingest import Ingester, ProgressCallback
 from inhouse.ledger import Call, Ledger, PriceTable
-from inhouse.plugins import Artifact, Connector, DocumentRecord, Embedder, Prompt, Provider, SearchMode, Store
-from inhouse.route import Router, RouteResult
+from inhouse.plugins import (
+    Connector,
+    DocumentRecord,
+    Embedder,
+    Provider,
+    SearchMode,
+    Store,
+)
+from inhouse.route import Router
+from inhouse.store.snapshots import Tokenizer
 from inhouse.types import Answer, Hit, IngestReport, Usage
 from inhouse.usecase import LanguageDetector
 
@@ -46,6 +58,9 @@ class Assistant:
         self._store: Store | None = None
         self._embedder_checked = False
         self._ledger: Ledger | None = None
+        self._pipeline: Pipeline | None = None
+        self._sentence_vectors: VectorCache | None = None
+        self._terms = Tokenizer("english", "en")  # the question words evidence looks for
         self.languages = LanguageDetector()
         core = settings.core
         self._connectors: dict[str, Connector] = {}  # by root: the connectors seen, for open_document
@@ -245,14 +260,15 @@ class Assistant:
         history: History = (),
         mode: str | None = None,
         images: Sequence[bytes] = (),
+        profile: str | None = None,
     ) -> Answer:
         """Answer ``question`` from the documents ``user`` may read, with citations.
 
         ``mode`` picks a use case of ``[routing]`` (``reasoning``, ``multilingual``, ``image``,
         ``private``, ...); None or ``auto`` lets the router choose. ``images`` go to an
-        image-to-image model."""
+        image-to-image model; ``profile`` answers with one provider profile alone."""
         answer = None
-        for item in self.stream(question, user=user, history=history, mode=mode, images=images):
+        for item in self.stream(question, user=user, history=history, mode=mode, images=images, profile=profile):
             if isinstance(item, Answer):
                 answer = item
         assert answer is not None
@@ -265,95 +281,57 @@ class Assistant:
         history: History = (),
         mode: str | None = None,
         images: Sequence[bytes] = (),
+        profile: str | None = None,
     ) -> Iterator[str | Answer]:
-        """Yield the answer's text as it is generated, then the final ``Answer``."""
-        t0 = time.perf_counter()
-        core = self.settings.core
-        choice = usecase.choose(question, mode, core.routing, core.router, self.languages, has_images=bool(images))
-        result = RouteResult(
-            use_case=choice.use_case,
-            chain=self.router.chain(choice.use_case),
-            reason=choice.reason,
-            language=choice.language,
-            user=user or "",
-        )
-        if choice.use_case == "image":
-            answer = self._image(question, images, result, t0)
-            yield answer.text
-            yield answer
-            return
-        # A private question is not even embedded by a model outside private_residency: BM25 only.
-        keep_in = choice.use_case == "private" and self.embedder.residency not in core.router.private_residency
-        turns = _as_messages(history)
-        query = followup.standalone(question, turns)
-        if query != question:
-            result.search_query = query
-        hits = self.search(query, k=core.retrieval.k, user=user, mode="bm25" if keep_in else None)
-        timings = {"retrieval_ms": (time.perf_counter() - t0) * 1000}
-        best = max((h.dense for h in hits if h.dense is not None), default=None)
-        # The similarity threshold is calibrated on English: a question in another language
-        # is left to the model's own "not found" (a multilingual embedder is the real fix).
-        calibrated = choice.use_case != "multilingual"
-        if not hits or (calibrated and best is not None and best < core.retrieval.min_similarity):
-            timings["first_token_ms"] = timings["total_ms"] = (time.perf_counter() - t0) * 1000
-            yield NOT_FOUND
-            yield Answer(NOT_FOUND, [], True, None, timings=timings, route=result.route(), cost_usd=0.0)
-            return
-        context = hits[: core.answer.context_passages]
-        prompt = build_prompt(question, context, turns, core.answer)
-        pieces: list[str] = []
-        for piece in self.router.generate(prompt, result):
-            if not pieces:
-                timings["first_token_ms"] = (time.perf_counter() - t0) * 1000
-            pieces.append(piece)
-            yield piece
-        timings["total_ms"] = (time.perf_counter() - t0) * 1000
-        raw = "".join(pieces).strip()
-        text, citations, abstained = (NOT_FOUND, [], True) if is_refusal(raw) else (*cite(raw, context), False)
-        yield Answer(
-            text,
-            citations,
-            abstained,
-            result.provider,
-            result.usage,
-            timings,
-            result.attempts,
-            route=result.route(),
-            cost_usd=result.cost_usd,
-        )
+        """Yield the answer's text as it is generated, then the final ``Answer``.
 
-    def _image(self, question: str, images: Sequence[bytes], result: RouteResult, t0: float) -> Answer:
-        """An image request: no retrieval (documents never reach the image model)."""
-        prompt = Prompt(system="", messages=[{"role": "user", "content": question}], images=[_as_image(b) for b in images])
+        ``profile`` answers with that provider profile alone (``inhouse eval qa --profile``)."""
+        request = Request(question, user, tuple(_as_messages(history)), mode, tuple(bytes(b) for b in images), profile)
+        yield from self.pipeline.stream(request)
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The answer pipeline (``inhouse.answering``), built on first use."""
+        if self._pipeline is None:
+            services = Services(
+                settings=self.settings,
+                search=self.search,
+                store=self.store,
+                router=self.router,
+                languages=self.languages,
+                scorer=self._scorer,
+                embedder_residency=self.embedder.residency,
+            )
+            with self._lock:
+                self._pipeline = self._pipeline or Pipeline(services)
+        return self._pipeline
+
+    def _scorer(self, dense: bool) -> EvidenceScorer:
+        """An evidence scorer: the store's word stemming, and this embedder when ``dense``
+        (its sentence vectors kept across questions: the same passages come back often)."""
+        if not dense:
+            return EvidenceScorer(self._terms.query)
+        if self._sentence_vectors is None:
+            self._sentence_vectors = VectorCache(self._embed_sentences)
+        return EvidenceScorer(self._terms.query, self._sentence_vectors)
+
+    def _embed_sentences(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed sentences for evidence, recording what a remote embedder received."""
+        embedder = self.embedder
+        before, started = replace(embedder.usage), time.perf_counter()
         try:
-            text = "".join(self.router.generate(prompt, result, need="image"))
-        except ProviderError as exc:
-            if exc.code != "content-filtered":
-                raise
-            text = str(exc)
-        if result.artifacts and not text:
-            text = f"Here is the image ({result.provider})." if len(result.artifacts) == 1 else "Here are the images."
-        total = (time.perf_counter() - t0) * 1000
-        return Answer(
-            text,
-            [],
-            not result.artifacts,
-            result.provider,
-            result.usage,
-            {"first_token_ms": total, "total_ms": total},
-            result.attempts,
-            route=result.route(),
-            artifacts=result.artifacts,
-            cost_usd=result.cost_usd,
-        )
+            return embedder.embed(list(texts))
+        finally:
+            self._record_embedding(before, started)
 
     def warm_up(self, mode: str | None = None) -> None:
         """Load the embedder, the index and the first provider of ``mode``'s chain now, so the
         first question does not wait for them (the chat calls it while you type)."""
         self.embedder.embed_query("warm up")
         self.store.search(None, "warm up", k=1, mode="bm25")
-        if "multilingual" in self.settings.core.routing:
+        if any(self.settings.use_case(name).detect == "language" for name in self.settings.core.routing):
             self.languages.load()
+        _ = self.pipeline
         chain = self.router.chain(mode or "default")
         if chain:
             self.router.provider(chain[0]).warm_up()
@@ -371,12 +349,6 @@ class Assistant:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _as_image(data: bytes) -> Artifact:
-    kinds = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"RIFF": "image/webp"}
-    mime = next((m for magic, m in kinds.items() if data.startswith(magic)), "application/octet-stream")
-    return Artifact(data=bytes(data), mime=mime)
 
 
 def _as_messages(history: History) -> list[dict[str, str]]:

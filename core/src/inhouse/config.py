@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -43,12 +43,49 @@ class RetrievalSettings(_Section):
 
 
 class AnswerSettings(_Section):
-    """``[answer]``: how much context the model sees."""
+    """``[answer]``: what the model sees, and when the assistant says the documents do not answer."""
 
-    context_passages: int = Field(3, ge=1, le=20)
-    passage_chars: int = Field(700, ge=100)
+    # Candidate passages: the best ``pool`` hits of each search (the question and each of its
+    # parts), widened by ``window`` neighbouring chunks of the same section, deduplicated; the
+    # model's own budget (Provider.preferred_context) then decides how many it receives, at
+    # most ``context_passages``.
+    pool: int = Field(12, ge=1, le=200)
+    window: int = Field(1, ge=0, le=5)
+    context_passages: int = Field(10, ge=1, le=100)
+    max_parts: int = Field(3, ge=1, le=5, description="parts a multi-part question is split into")
+    # The stages before generation, in order (inhouse.answering.stages.STAGES).
+    stages: list[str] = Field(default_factory=lambda: ["retrieve", "gate", "expand", "score", "check"])
+    # Below this probability that the passages answer the question (inhouse.answering.evidence,
+    # fitted by bench/calibrate_evidence.py) the assistant abstains before asking a model. 0.2
+    # wrongly refuses at most 12% of answerable questions on the three company-document sets
+    # (the sample corpus' two, the 18F handbook's); higher values refuse more unanswerable
+    # questions but, on colloquial ones, refuse real answers too (see the README).
+    min_support: float = Field(0.2, ge=0, le=1)
     max_tokens: int = Field(200, ge=1)
     history_turns: int = Field(2, ge=0)
+
+
+class UseCaseSettings(_Section):
+    """``[use_cases.NAME]``: how one use case of ``[routing]`` is answered. The built-in ones
+    (``image``, ``private``, ``multilingual``) come with defaults; any key given here wins."""
+
+    retrieve: bool = Field(True, description="search the documents (false: the request goes to the model alone)")
+    produces: Literal["text", "image"] = "text"
+    residency: list[Residency] | None = Field(
+        None, description="the only residencies that may receive the context (and embed the question)"
+    )
+    min_similarity: float | None = Field(None, ge=-1, le=1, description="instead of [retrieval] min_similarity")
+    min_support: float | None = Field(None, ge=0, le=1, description="instead of [answer] min_support")
+    detect: Literal["image-request", "language"] | None = Field(None, description="when the router picks it by itself")
+
+
+BUILTIN_USE_CASES: dict[str, dict[str, Any]] = {
+    "image": {"retrieve": False, "produces": "image", "detect": "image-request"},
+    "private": {},  # residency: [router] private_residency
+    # The similarity and support thresholds are calibrated on English: a question in another
+    # language is left to the model's own "not found" (a multilingual embedder is the real fix).
+    "multilingual": {"min_similarity": -1.0, "min_support": 0.0, "detect": "language"},
+}
 
 
 class IngestSettings(_Section):
@@ -81,6 +118,7 @@ class CoreSettings(_Section):
 
     routing: dict[str, list[str]] = Field(default_factory=dict)
     router: RouterSettings = Field(default_factory=RouterSettings)
+    use_cases: dict[str, UseCaseSettings] = Field(default_factory=dict)
     # By model id; merged over the packaged table (inhouse/prices.toml).
     prices: dict[str, Price] = Field(default_factory=dict)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
@@ -106,6 +144,14 @@ class Settings:
     # Top-level tables another distribution owns (``[ui]``: inhouse-ui), kept raw: the owner,
     # named by its ``inhouse.settings`` entry point, validates its table when it reads it.
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def use_case(self, name: str) -> UseCaseSettings:
+        """The settings of use case ``name``: its built-in defaults under ``[use_cases.NAME]``."""
+        defaults = dict(BUILTIN_USE_CASES.get(name, {}))
+        if name == "private":
+            defaults["residency"] = list(self.core.router.private_residency)
+        given = self.core.use_cases.get(name)
+        return UseCaseSettings.model_validate({**defaults, **(given.model_dump(exclude_unset=True) if given else {})})
 
     def table(self, name: str, model: type[BaseModel]) -> Any:
         """The owned table ``[name]`` validated by ``model`` (an empty table when absent);

@@ -204,6 +204,12 @@ class Store(Plugin):
         """Number of stored chunks."""
         raise NotImplementedError
 
+    def neighbours(self, chunk: Chunk, before: int = 1, after: int = 1) -> list[Chunk]:
+        """The chunks of ``chunk``'s document from ``before`` places before it to ``after`` after
+        it, in reading order, ``chunk`` included: the answer pipeline widens a passage whose
+        fact may run across a chunk boundary. Default: ``[chunk]`` (a store that cannot)."""
+        return [chunk]
+
     def check_embedder(self, model_id: str, dimension: int) -> None:
         """Remember which embedder made the vectors; raise ``ConfigError`` when the stored
         vectors came from another one (they cannot be compared). Default: no check."""
@@ -257,10 +263,54 @@ class Artifact:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ScoredSentence:
+    """One sentence of a passage with how well it answers the question (see
+    ``inhouse.answering.evidence``): ``score`` combines the embedding similarity (``dense``)
+    and the share of the question's words it holds (``lexical``) for the question ``part`` it
+    answers best; ``kind`` says whether it holds the kind of answer asked (a number, a date)."""
+
+    passage: int  # the passage's number, as cited: [n]
+    index: int  # its position in the passage
+    text: str
+    score: float
+    part: int
+    dense: float
+    lexical: float
+    kind: bool
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A numbered passage of the prompt's context: one retrieved chunk, or several neighbouring
+    chunks of one document joined (``chunk_ids``)."""
+
+    n: int
+    doc_id: str
+    source: str
+    title: str
+    text: str
+    heading: str = ""
+    page: int | None = None
+    score: float = 0.0  # the retrieval score of its best chunk
+    chunk_ids: tuple[str, ...] = ()
+    similarity: float | None = None  # the best cosine similarity of its chunks to the question, when known
+
+    def label(self) -> str:
+        """``title > heading`` or ``title, page N``."""
+        where = f"page {self.page}" if self.page is not None else self.heading
+        return f"{self.title} > {where}" if where else self.title
+
+
 @dataclass
 class Prompt:
     """What a provider receives: a system message, the conversation, and input images
-    (for image-to-image models; the last user message is the image prompt)."""
+    (for image-to-image models; the last user message is the image prompt).
+
+    For answers from documents it also carries the context in structured form: the numbered
+    ``passages`` (also rendered into ``system``), the question's ``parts`` (a question asking
+    two things has two), and the ``sentences`` of the passages scored against them, so a
+    provider that quotes rather than generates needs no parsing and no model of its own."""
 
     system: str
     messages: list[dict[str, str]]  # [{"role": "user"|"assistant", "content": ...}]
@@ -268,6 +318,9 @@ class Prompt:
     temperature: float = 0.0
     stop: list[str] = field(default_factory=list)
     images: list[Artifact] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)
+    sentences: list[ScoredSentence] = field(default_factory=list)
 
 
 class Provider(Plugin):
@@ -279,6 +332,22 @@ class Provider(Plugin):
     """
 
     capabilities = frozenset({"text", "stream"})
+    #: Tokens of context the model takes (its window, prompt and reply together) and the size of
+    #: context it answers best and fastest with: the pipeline packs passages up to the smaller of
+    #: ``preferred_context`` and what the window leaves after the instructions and the reply.
+    context_window: int = 8192
+    preferred_context: int = 3000
+    #: What kind of answer it writes: "generated" (a model's own words) or "quoted" (sentences
+    #: of the documents, verbatim). The answer says which, and the page shows it.
+    answers: Literal["generated", "quoted"] = "generated"
+
+    def __init__(self, config: PluginConfig | None = None, *, name: str = "", home: Path | None = None):
+        super().__init__(config, name=name, home=home)
+        # A profile may size the context itself (``context_window`` / ``context_tokens`` keys,
+        # see ``inhouse.providerkit.BudgetSettings``).
+        window, tokens = getattr(self.config, "context_window", None), getattr(self.config, "context_tokens", None)
+        self.context_window = window or self.context_window
+        self.preferred_context = tokens or self.preferred_context
 
     @property
     def model_id(self) -> str:

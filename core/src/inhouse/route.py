@@ -1,9 +1,14 @@
 """Routing: a use case names an ordered chain of provider profiles; retryable errors move on.
 
 The router skips profiles that cannot do the job (no text question goes to an image
-model), that may not see private context (``routing.private`` only reaches the
+model), whose residency the use case does not allow (``private`` reaches only the
 residencies of ``[router] private_residency``), or that are cooling down after repeated
-throttling; it records every call in the usage ledger.
+throttling; it records every call in the usage ledger. What it decides with is what each
+provider instance reports (capabilities, residency, model id), never configuration keys.
+
+``Router.generate`` streams text and ends with one typed :class:`Routed` result: who
+answered, where the data went, usage, every attempt, the profiles skipped and why, cost,
+and the prompt the answering model received.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,41 +27,32 @@ from inhouse.plugins import Artifact, Prompt, Provider
 from inhouse.types import Usage
 
 
-@dataclass
-class RouteResult:
-    """Filled in while a routed generation streams: who answered, usage, attempts, cost."""
+@dataclass(frozen=True)
+class RouteRequest:
+    """What to route: the use case and its chain, what the answer must be (``text`` or
+    ``image``), the residencies allowed to receive the prompt (None: any), and for whom."""
 
     use_case: str
-    chain: list[str]
-    reason: str = "default"
-    language: str | None = None
-    search_query: str | None = None  # what was searched, when a follow-up was made stand-alone
+    chain: tuple[str, ...]
+    need: str = "text"
+    residency: tuple[str, ...] | None = None
     user: str = ""
     request: str = field(default_factory=lambda: uuid.uuid4().hex)
-    provider: str | None = None
-    residency: str | None = None
-    usage: Usage = field(default_factory=Usage)
-    attempts: list[dict[str, Any]] = field(default_factory=list)
-    skipped: list[dict[str, str]] = field(default_factory=list)
-    artifacts: list[Artifact] = field(default_factory=list)
-    cost_usd: float | None = 0.0
 
-    def route(self) -> dict[str, Any]:
-        """The routing decision as ``Answer.route`` carries it."""
-        out: dict[str, Any] = {
-            "use_case": self.use_case,
-            "reason": self.reason,
-            "chain": self.chain,
-            "provider": self.provider,
-            "residency": self.residency,
-            "fallback": bool(self.provider and self.chain and self.provider != self.chain[0]),
-            "skipped": self.skipped,
-        }
-        if self.language:
-            out["language"] = self.language
-        if self.search_query:
-            out["search_query"] = self.search_query
-        return out
+
+@dataclass(frozen=True)
+class Routed:
+    """The outcome of a routed generation, yielded once, after the text."""
+
+    provider: str | None
+    residency: str | None
+    answers: str  # "generated" or "quoted": what kind of answer the provider writes
+    usage: Usage
+    attempts: tuple[dict[str, Any], ...]
+    skipped: tuple[dict[str, str], ...]
+    artifacts: tuple[Artifact, ...]
+    cost_usd: float | None
+    prompt: Prompt | None  # what the answering provider received
 
 
 class Router:
@@ -114,16 +110,22 @@ class Router:
         with self._lock:
             return max(0.0, self._resting.get(key, 0.0) - self.clock())
 
-    def _skip_reason(self, use_case: str, profile: str, need: str) -> str | None:
+    def skip_reason(self, route: RouteRequest, profile: str) -> str | None:
+        """Why ``profile`` may not take ``route`` (None: it may)."""
         provider = self.provider(profile)
-        if need not in provider.capabilities:
-            return f"cannot produce {need} (capabilities: {', '.join(sorted(provider.capabilities)) or 'none'})"
-        if use_case == "private" and provider.residency not in self.settings.private_residency:
-            return f"residency {provider.residency} may not receive private context"
+        if route.need not in provider.capabilities:
+            return f"cannot produce {route.need} (capabilities: {', '.join(sorted(provider.capabilities)) or 'none'})"
+        if route.residency is not None and provider.residency not in route.residency:
+            return f"residency {provider.residency} may not receive {route.use_case} context"
         left = self.resting(profile)
         if left > 0:
             return f"cooling down after repeated throttling ({left:.0f} s left)"
         return None
+
+    def eligible(self, route: RouteRequest) -> Provider | None:
+        """The first provider of the chain that may take ``route`` now (the one expected to answer)."""
+        profile = next((p for p in route.chain if self.skip_reason(route, p) is None), None)
+        return self.provider(profile) if profile is not None else None
 
     def _note_outcome(self, profile: str, code: str | None) -> None:
         key = self.cooldown_key(profile)
@@ -136,22 +138,26 @@ class Router:
             else:
                 self._throttled.pop(key, None)
 
-    def generate(self, prompt: Prompt, result: RouteResult, need: str = "text") -> Iterator[str]:
-        """Stream text from the first eligible profile of ``result.chain`` that works.
+    def generate(self, route: RouteRequest, build: Callable[[Provider], Prompt]) -> Iterator[str | Routed]:
+        """Stream text from the first eligible profile of ``route.chain`` that works, then yield
+        its :class:`Routed` outcome. ``build`` makes the prompt for each provider tried (so each
+        gets context sized to its own budget).
 
         A retryable error before the first piece of text moves on to the next profile; one
         after text was streamed cannot be hidden and is raised, as is any non-retryable error.
-        Images the provider yields are collected in ``result.artifacts``.
         """
-        errors = []
-        for profile in result.chain:
-            reason = self._skip_reason(result.use_case, profile, need)
+        attempts: list[dict[str, Any]] = []
+        skipped: list[dict[str, str]] = []
+        errors: list[str] = []
+        cost: float | None = 0.0
+        for profile in route.chain:
+            reason = self.skip_reason(route, profile)
             if reason:
-                result.skipped.append({"profile": profile, "reason": reason})
+                skipped.append({"profile": profile, "reason": reason})
                 continue
             provider = self.provider(profile)
-            started = False
-            usage = Usage()
+            prompt = build(provider)
+            usage, artifacts, started = Usage(), [], False
             t0 = time.perf_counter()
             attempt: dict[str, Any] = {"profile": profile, "ok": True}
             try:
@@ -159,11 +165,9 @@ class Router:
                     if isinstance(piece, Usage):
                         usage = piece
                     elif isinstance(piece, Artifact):
-                        result.artifacts.append(piece)
+                        artifacts.append(piece)
                     elif piece:
-                        if not started:
-                            started = True
-                            result.provider, result.residency = profile, provider.residency
+                        started = True
                         yield piece
             except ProviderError as exc:
                 attempt.update(ok=False, error=str(exc), code=exc.code, retryable=exc.retryable)
@@ -172,21 +176,33 @@ class Router:
                     raise
             finally:
                 attempt["ms"] = round((time.perf_counter() - t0) * 1000, 1)
-                result.attempts.append(attempt)
-                self._settle(profile, provider, result, attempt, usage)
+                attempts.append(attempt)
+                spent = self._settle(profile, provider, route, attempt, usage)
+                cost = None if spent is None or cost is None else cost + spent
             if attempt["ok"]:
-                result.provider, result.residency, result.usage = profile, provider.residency, usage
+                yield Routed(
+                    profile,
+                    provider.residency,
+                    provider.answers,
+                    usage,
+                    tuple(attempts),
+                    tuple(skipped),
+                    tuple(artifacts),
+                    cost,
+                    prompt,
+                )
                 return
         if not errors:
-            skipped = "; ".join(f"{s['profile']}: {s['reason']}" for s in result.skipped) or "the chain is empty"
-            raise ProviderError(f"no provider of routing.{result.use_case} can take this request ({skipped})", code="no-route")
-        raise ProviderError(f"every provider of routing.{result.use_case} failed ({'; '.join(errors)})", retryable=True)
+            why = "; ".join(f"{s['profile']}: {s['reason']}" for s in skipped) or "the chain is empty"
+            raise ProviderError(f"no provider of routing.{route.use_case} can take this request ({why})", code="no-route")
+        raise ProviderError(f"every provider of routing.{route.use_case} failed ({'; '.join(errors)})", retryable=True)
 
-    def _settle(self, profile: str, provider: Provider, result: RouteResult, attempt: dict[str, Any], usage: Usage) -> None:
-        """Cooldown bookkeeping, cost, and the ledger row of one call."""
+    def _settle(
+        self, profile: str, provider: Provider, route: RouteRequest, attempt: dict[str, Any], usage: Usage
+    ) -> float | None:
+        """Cooldown bookkeeping and the ledger row of one call; returns its cost."""
         self._note_outcome(profile, attempt.get("code"))
         cost = self.prices.cost(provider, provider.model_id, usage)
-        result.cost_usd = None if cost is None or result.cost_usd is None else result.cost_usd + cost
         ledger = self.ledger()
         if ledger is not None:
             ledger.record(
@@ -198,18 +214,26 @@ class Router:
                     residency=provider.residency,
                     ok=attempt["ok"],
                     usage=usage,
-                    use_case=result.use_case,
-                    user=result.user,
-                    request=result.request,
+                    use_case=route.use_case,
+                    user=route.user,
+                    request=route.request,
                     code=attempt.get("code", ""),
                     error=attempt.get("error", ""),
                     cost_usd=cost,
                     ms=attempt["ms"],
                 )
             )
+        return cost
 
     def close(self) -> None:
         """Close every provider built so far."""
         for provider in self._providers.values():
             provider.close()
         self._providers.clear()
+
+
+def routed_text(pieces: Sequence[str | Routed]) -> tuple[str, Routed]:
+    """The text and the outcome of a finished ``Router.generate`` (tests and simple callers)."""
+    outcome = pieces[-1]
+    assert isinstance(outcome, Routed), "Router.generate ends with its Routed outcome"
+    return "".join(p for p in pieces[:-1] if isinstance(p, str)), outcome

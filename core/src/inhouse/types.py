@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+#: The first sentence of every abstention: the documents do not answer (what follows says what was looked at).
+NOT_FOUND = "I could not find an answer to that in the documents."
+
 
 @dataclass(frozen=True)
 class Source:
@@ -96,6 +99,7 @@ class Citation:
     heading: str = ""
     page: int | None = None
     doc_id: str = ""  # the stored document (the chat page opens the original through it)
+    highlights: list[str] = field(default_factory=list)  # sentences of the answer quoted verbatim from it
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of a citation in ``inhouse ask --json``."""
@@ -142,6 +146,10 @@ class Answer:
     route: dict[str, Any] = field(default_factory=dict)
     artifacts: list[Any] = field(default_factory=list)
     cost_usd: float | None = None
+    # The passages exactly as the model received them: n, source, title, heading/page, text.
+    context: list[dict[str, Any]] = field(default_factory=list)
+    kind: str = ""  # "generated" (a model's words), "quoted" (the documents' own sentences), "" (abstained)
+    related: list[Citation] = field(default_factory=list)  # the closest passages, offered with an abstention
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``inhouse ask --json`` (images as their size, format and meta)."""
@@ -156,6 +164,9 @@ class Answer:
             "route": self.route,
             "attempts": self.attempts,
             "artifacts": [{"mime": a.mime, "bytes": len(a.data), **a.meta} for a in self.artifacts],
+            "context": self.context,
+            "kind": self.kind,
+            "related": [c.to_dict() for c in self.related],
         }
 
 

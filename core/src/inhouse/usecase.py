@@ -1,9 +1,11 @@
 """Choosing the use case of a request: an explicit mode, an image request, or the language.
 
-Use cases are the keys of ``[routing]``: ``default``, ``reasoning``, ``multilingual``,
-``image`` and ``private`` (any other name works when given explicitly). Only explicit
-modes and configured use cases are ever chosen: ``private`` is never guessed, and a
-mode that is not configured is an error rather than a silent fall back to ``default``.
+Use cases are the keys of ``[routing]``: ``default`` plus any name (``reasoning``,
+``multilingual``, ``image``, ``private``, ...). Only explicit modes and configured use cases
+are ever chosen, and a use case is picked automatically only when its settings say how
+(``[use_cases.NAME] detect = "image-request"`` or ``"language"``: the built-in ``image`` and
+``multilingual`` do). ``private`` is never guessed, and a mode that is not configured is an
+error rather than a silent fall back to ``default``.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from inhouse.config import RouterSettings
+from inhouse.config import BUILTIN_USE_CASES, RouterSettings, UseCaseSettings
 from inhouse.errors import ConfigError
 
 # Languages the detector chooses among: a closed set is far more accurate on short questions.
@@ -84,6 +87,11 @@ def _non_latin_share(text: str) -> float:
     return sum(1 for c in letters if not unicodedata.name(c, "").startswith("LATIN")) / len(letters)
 
 
+def builtin_case(name: str) -> UseCaseSettings:
+    """The built-in settings of use case ``name`` (those of a configuration: ``Settings.use_case``)."""
+    return UseCaseSettings.model_validate(BUILTIN_USE_CASES.get(name, {}))
+
+
 def choose(
     question: str,
     mode: str | None,
@@ -91,19 +99,23 @@ def choose(
     settings: RouterSettings,
     detector: LanguageDetector,
     has_images: bool = False,
+    cases: Callable[[str], UseCaseSettings] = builtin_case,
 ) -> Choice:
-    """The use case for a request: explicit ``mode`` first, then an image request, then a
-    question not in English (when ``routing.multilingual`` exists), else ``default``."""
+    """The use case for a request: explicit ``mode`` first, then a configured use case that
+    detects an image request, then one that detects a question not in English, else ``default``."""
     if mode and mode != "auto":
         if mode != "default" and mode not in routing:
             configured = ", ".join(sorted(routing)) or "none"
             raise ConfigError(f"mode '{mode}' needs a routing.{mode} chain in the configuration (configured: {configured})")
         return Choice(mode, "explicit")
-    if "image" in routing and (has_images or is_image_request(question)):
-        return Choice("image", "image request")
-    if "multilingual" in routing and settings.detect_language:
+    detecting = {name: cases(name).detect for name in routing if name != "default"}
+    for name, rule in detecting.items():
+        if rule == "image-request" and (has_images or is_image_request(question)):
+            return Choice(name, "image request")
+    language = next((name for name, rule in detecting.items() if rule == "language"), None)
+    if language is not None and settings.detect_language:
         lang, english = detector.detect(question)
         if lang != "en" and english <= settings.max_english_probability:
-            return Choice("multilingual", f"language {lang} (English {english:.2f})", lang)
+            return Choice(language, f"language {lang} (English {english:.2f})", lang)
         return Choice("default", "default", lang)
     return Choice("default", "default")

@@ -34,3 +34,9 @@ class TestLocalChat(ProviderTests):
         provider = built("providers", "local", home)
         yield provider
         provider.close()
+
+
+class TestExtractive(ProviderTests):
+    @pytest.fixture
+    def provider(self, home: Path):
+        return built("providers", "extractive", home)

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from inhouse import registry
 from inhouse.errors import ConfigError, InhouseError, ProviderError
 from inhouse.plugins import Prompt, Provider
-from inhouse.route import Router, RouteResult
+from inhouse.route import Router, RouteRequest, routed_text
 from inhouse.testing import ProviderTests
 from inhouse.testing.emulators import ANSWER
 from inhouse.testing.emulators import PROMPT as ONE_TURN
@@ -301,14 +301,15 @@ def test_cold_endpoint_falls_back_to_the_next_profile(emulator: SageMakerEmulato
     router = Router({"private": ["sm", "backup"]}, providers.__getitem__)
 
     emulator.script(["cold"])
-    result = RouteResult("private", router.chain("private"))
-    assert "".join(router.generate(PROMPT, result)) == "backup answer"
-    assert result.provider == "backup" and result.route()["fallback"] is True and not result.skipped
+    private = RouteRequest("private", tuple(router.chain("private")), residency=("local", "self-hosted"))
+    text, result = routed_text(list(router.generate(private, lambda provider: PROMPT)))
+    assert text == "backup answer"
+    assert result.provider == "backup" and not result.skipped
     assert result.attempts[0]["code"] == "not-ready" and result.attempts[0]["retryable"] is True
     assert "cold or scaling from zero" in result.attempts[0]["error"] and len(emulator.requests) == 1
 
-    warm = RouteResult("private", router.chain("private"))  # the endpoint has warmed up
-    assert "".join(router.generate(PROMPT, warm)) == ANSWER
+    text, warm = routed_text(list(router.generate(private, lambda provider: PROMPT)))  # the endpoint has warmed up
+    assert text == ANSWER
     assert warm.provider == "sm" and warm.residency == "self-hosted" and warm.usage.output_tokens > 0
 
 

@@ -33,8 +33,15 @@ log = logging.getLogger("inhouse_ui")
 
 AUTO = "auto"
 #: The modes the page offers, when ``[routing]`` configures them (Auto lets the router choose).
-MODES = {"reasoning": "Reasoning", "multilingual": "Multilingual", "image": "Image", "private": "Private"}
-_CITE = re.compile(r"^cite-(\d+)-(\d+)$")
+MODES = {
+    "generative": "Generative",
+    "reasoning": "Reasoning",
+    "multilingual": "Multilingual",
+    "image": "Image",
+    "private": "Private",
+}
+#: A source button's key: an answer's citation (``cite``) or a closest passage of an abstention (``related``).
+_CITE = re.compile(rf"^({render.CITED}|{render.RELATED})-(\d+)-(\d+)$")
 STREAM_EVERY_S = 0.03  # at most this often a streamed answer is re-sent (the first piece goes at once)
 
 
@@ -44,7 +51,7 @@ def asset(name: str) -> str:
 
 
 def mode_choices(routing: dict[str, Any]) -> list[tuple[str, str]]:
-    """Auto, then each of Reasoning, Multilingual, Image, Private that ``[routing]`` configures."""
+    """Auto, then each of Generative, Reasoning, Multilingual, Image, Private that ``[routing]`` configures."""
     return [("Auto", AUTO)] + [(label, key) for key, label in MODES.items() if key in routing]
 
 
@@ -274,16 +281,20 @@ class Page:
         yield render.chat_messages(turns), gr.skip()
 
     def open_citation(self, key: str, request: gr.Request) -> tuple[str, Any]:
-        """The passage of source ``cite-TURN-N`` of the user's own conversation, beside the chat."""
+        """The passage of source ``cite-TURN-N`` (or closest passage ``related-TURN-N``) of the
+        user's own conversation, beside the chat."""
         _, conversation = self._who(request)
         match = _CITE.match((key or "").strip())
-        turn = self.conversations.find(conversation, int(match.group(1))) if match else None
+        turn = self.conversations.find(conversation, int(match.group(2))) if match else None
         answer = turn.answer if turn is not None else None
-        n = int(match.group(2)) if match else 0
-        citation = next((c for c in answer.citations if c.n == n), None) if answer is not None else None
+        if match is None or answer is None:
+            return render.PANEL_EMPTY, gr.update(visible=False)
+        related = match.group(1) == render.RELATED
+        n = int(match.group(3))
+        citation = next((c for c in (answer.related if related else answer.citations) if c.n == n), None)
         if citation is None:
             return render.PANEL_EMPTY, gr.update(visible=False)
-        return render.passage_html(citation, citation.doc_id or None), gr.update(visible=True)
+        return render.passage_html(citation, citation.doc_id or None, related=related), gr.update(visible=True)
 
     def close_citation(self) -> tuple[str, Any]:
         """Empty the passage panel."""

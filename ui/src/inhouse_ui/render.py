@@ -3,17 +3,19 @@ the header and upload reports.
 
 Chat messages go through Gradio's sanitizer, which keeps ``class``, ``role`` and plain tags but
 drops ``data-*`` and ``aria-*`` attributes: a source button carries its turn and number in a
-class (``cite-12-3``) that the page's script reads. Everything that is not model-written
-Markdown is escaped here.
+class (``cite-12-3``, or ``related-12-3`` for a closest passage offered with an abstention)
+that the page's script reads. Everything that is not model-written Markdown is escaped here,
+passages and abstentions included: documents are hostile text.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from inhouse.types import Answer, Citation
+from inhouse.types import NOT_FOUND, Answer, Citation
 from inhouse_ui.conversations import Turn
 from inhouse_ui.uploads import SHARED, Job
 
@@ -27,6 +29,13 @@ ABSTAINED = (
     '<p class="abstained"><strong>The documents do not answer this.</strong> '
     "Nothing in the documents you can read covers it, so there is no answer rather than a guess.</p>"
 )
+KIND_TITLES = {
+    "quoted": "The answer is the documents' own sentences, word for word; open a source to see them in place.",
+    "generated": "A model wrote this answer from the passages; check it against the sources.",
+}
+#: The key spaces of the source buttons: an answer's citations, and the closest passages of an abstention.
+CITED, RELATED = "cite", "related"
+_MARKS = re.compile(r"</?mark>")
 PANEL_EMPTY = (
     '<div class="passage empty"><h2 tabindex="-1">Sources</h2>'
     "<p>Choose a numbered source under an answer to read the passage it comes from.</p></div>"
@@ -64,6 +73,9 @@ def answer_body(turn: Turn) -> str:
     parts = []
     if answer.abstained and answer.route.get("use_case") != "image":
         parts.append(ABSTAINED)
+        detail = answer.text.removeprefix(NOT_FOUND).strip()  # what it looked at ("I looked at “Title” (path) …")
+        if detail:  # escaped: titles and paths come from the documents
+            parts.append(f'<p class="abstained-detail">{escape(detail)}</p>')
     elif answer.abstained:
         parts.append(f'<p class="abstained">{escape(answer.text)}</p>')
     elif answer.text:
@@ -86,32 +98,47 @@ def where(citation: Citation) -> str:
 
 
 def sources_html(turn: Turn) -> str:
-    """Numbered buttons, one per citation; the page's script opens the passage panel."""
+    """Numbered buttons, one per citation, and for an abstention the closest passages; the
+    page's script opens the passage panel."""
     answer = turn.answer
-    if answer is None or not answer.citations:
+    if answer is None:
         return ""
-    chips = []
-    for c in answer.citations:
-        label = c.title or c.source
-        place = where(c)
-        text = f"{label} — {place}" if place else label
-        short = text if len(text) <= 60 else text[:57].rstrip() + "…"
-        chips.append(
-            f'<button type="button" class="cite-chip cite-{turn.id}-{c.n}">'
-            f'<span class="cite-n">{c.n}</span> <span class="cite-title">{escape(short)}</span></button>'
+    groups = []
+    if answer.citations:
+        chips = " ".join(_chip(turn.id, CITED, c, numbered=True) for c in answer.citations)
+        groups.append(f'<div class="sources" role="group"><span class="sources-label">Sources</span> {chips}</div>')
+    if answer.abstained and answer.related:
+        chips = " ".join(_chip(turn.id, RELATED, c, numbered=False) for c in answer.related)
+        groups.append(
+            f'<div class="sources related" role="group"><span class="sources-label">Closest passages</span> {chips}</div>'
         )
-    return f'<div class="sources" role="group"><span class="sources-label">Sources</span> {" ".join(chips)}</div>'
+    return "\n\n".join(groups)
+
+
+def _chip(turn_id: int, space: str, citation: Citation, *, numbered: bool) -> str:
+    label = citation.title or citation.source
+    place = where(citation)
+    text = f"{label} — {place}" if place else label
+    short = text if len(text) <= 60 else text[:57].rstrip() + "…"
+    number = f'<span class="cite-n">{citation.n}</span> ' if numbered else ""
+    return (
+        f'<button type="button" class="cite-chip {space}-{turn_id}-{citation.n}">'
+        f'{number}<span class="cite-title">{escape(short)}</span></button>'
+    )
 
 
 def meta_html(answer: Answer) -> str:
     """Who answered, where it ran, tokens and time, and any fallback."""
     route = answer.route or {}
     bits = []
+    kind = kind_badge(answer)
+    if kind:
+        bits.append(kind)
     residency = route.get("residency")
     if residency:
         title = escape(RESIDENCY.get(residency, residency))
         bits.append(f'<span class="badge residency-{escape(residency)}" title="{title}">{escape(residency)}</span>')
-    if answer.provider:
+    if answer.provider and answer.kind != "generated":  # a generated answer's badge names it
         bits.append(f'<span class="provider">{escape(answer.provider)}</span>')
     use_case = route.get("use_case")
     if use_case and use_case != "default":
@@ -134,10 +161,25 @@ def meta_html(answer: Answer) -> str:
     return f'<div class="answer-meta">{" · ".join(bits)}</div>' if bits else ""
 
 
-def passage_html(citation: Citation, doc_id: str | None) -> str:
-    """The side panel for one citation: title, place, the passage, a link to the original."""
+def kind_badge(answer: Answer) -> str:
+    """The badge saying what kind of answer it is: "Quoted from the documents", or "Written by
+    PROVIDER" ("Made by" for an image); none for an abstention. Its words say it, not only its colour."""
+    if answer.abstained or answer.kind not in KIND_TITLES:
+        return ""
+    if answer.kind == "quoted":
+        text = "Quoted from the documents"
+    else:
+        verb = "Made" if answer.artifacts else "Written"
+        text = f"{verb} by {answer.provider or 'a model'}"
+    return f'<span class="badge kind kind-{answer.kind}" title="{escape(KIND_TITLES[answer.kind])}">{escape(text)}</span>'
+
+
+def passage_html(citation: Citation, doc_id: str | None, *, related: bool = False) -> str:
+    """The side panel for one citation (``related``: a closest passage of an abstention): title,
+    place, the passage with the sentences the answer quotes from it marked, a link to the original."""
     place = where(citation)
-    paragraphs = "".join(f"<p>{escape(p)}</p>" for p in citation.text.split("\n\n") if p.strip())
+    text, marked = mark_highlights(citation.text, citation.highlights)
+    paragraphs = "".join(f"<p>{p}</p>" for p in text.split("\n\n") if _MARKS.sub("", p).strip())
     link = (
         f'<p class="open-original"><a href="files/{escape(doc_id)}{_page_anchor(citation)}" target="_blank" rel="noopener">'
         f"Open the original ({escape(citation.source.rsplit('/', 1)[-1])})</a></p>"
@@ -145,12 +187,49 @@ def passage_html(citation: Citation, doc_id: str | None) -> str:
         else ""
     )
     title = escape(citation.title or citation.source)
+    number = "" if related else f'<span class="cite-n">{citation.n}</span> '
+    if related:
+        note = '<p class="passage-note">A closest passage: the assistant found no answer to the question in it.</p>'
+    elif marked:
+        note = '<p class="passage-note">Highlighted: the sentences of the answer quoted from this passage.</p>'
+    else:
+        note = ""
     return (
-        f'<div class="passage"><h2 tabindex="-1"><span class="cite-n">{citation.n}</span> {title}</h2>'
+        f'<div class="passage{" related" if related else ""}"><h2 tabindex="-1">{number}{title}</h2>'
         + (f'<p class="where">{escape(place)}</p>' if place else "")
-        + f'<p class="path">{escape(citation.source)}</p>'
+        + f'<p class="path">{escape(citation.source)}</p>{note}'
         + f'<blockquote class="passage-text">{paragraphs}</blockquote>{link}</div>'
     )
+
+
+def mark_highlights(text: str, highlights: Sequence[str]) -> tuple[str, int]:
+    """``text`` escaped, each of ``highlights`` found in it (whitespace aside) wrapped in
+    ``<mark>``, sentences next to each other in one; and how many marks there are. Both are
+    escaped before matching, so nothing of either reaches the page as HTML. A mark is closed
+    at each paragraph break (``\\n\\n``) and opened again after it."""
+    safe = escape(text)
+    spans: list[tuple[int, int]] = []
+    for sentence in highlights:
+        words = escape(sentence).split()
+        if not words:
+            continue
+        found = re.search(r"\s+".join(map(re.escape, words)), safe)
+        if found:
+            spans.append(found.span())
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        gap = safe[merged[-1][1] : start] if merged else "-"
+        if merged and (start <= merged[-1][1] or (not gap.strip() and "\n\n" not in gap)):  # overlaps, or follows it
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out, at = [], 0
+    for start, end in merged:
+        inner = safe[start:end].replace("\n\n", "</mark>\n\n<mark>")
+        out += [safe[at:start], f"<mark>{inner}</mark>"]
+        at = end
+    out.append(safe[at:])
+    return "".join(out), len(merged)
 
 
 def _page_anchor(citation: Citation) -> str:

@@ -1,5 +1,5 @@
-"""Commands that look after the index and the installation: ``ingest``, ``usage``, ``plugins``,
-``doctor`` and ``eval``."""
+"""Commands that look after the index and the installation: ``ingest``, ``usage``, ``plugins``
+and ``doctor``."""
 
 from __future__ import annotations
 
@@ -12,9 +12,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from inhouse.cli.app import JsonOpt, app, context, open_assistant, out, print_json
-
-eval_app = typer.Typer(help="Measure retrieval quality.", no_args_is_help=True)
-app.add_typer(eval_app, name="eval")
 
 
 @app.command()
@@ -124,31 +121,3 @@ def doctor() -> None:
         out.print(f"{mark}  {check.name}: {escape(check.detail)}", highlight=False, soft_wrap=True)
         ok &= check.ok
     raise typer.Exit(0 if ok else 1)
-
-
-@eval_app.command("beir")
-def eval_beir(
-    folder: Path,
-    split: Annotated[str, typer.Option(help="qrels split")] = "test",
-    as_json: JsonOpt = False,
-) -> None:
-    """nDCG@10, Recall@100 and MRR@10 for bm25, dense and hybrid on a BEIR-format folder."""
-    from inhouse.evaluation import beir
-
-    with open_assistant() as assistant:
-        results = beir.evaluate(assistant, folder, split, progress=not as_json and sys.stderr.isatty())
-    if as_json:
-        print_json(results)
-        return
-    table = Table("method", "nDCG@10", "Recall@100", "MRR@10", "p50 ms", "p95 ms", title=f"{folder.name} ({split})")
-    for method, r in results["methods"].items():
-        table.add_row(
-            method,
-            f"{r['ndcg@10']:.4f}",
-            f"{r['recall@100']:.4f}",
-            f"{r['mrr@10']:.4f}",
-            f"{r['p50_ms']:.1f}",
-            f"{r['p95_ms']:.1f}",
-        )
-    out.print(table)
-    out.print(f"[dim]{results['queries']} queries, {results['documents']} documents, indexing {results['index_seconds']:.1f}s[/]")

@@ -41,13 +41,18 @@ def _print_sources(answer: Answer) -> None:
             out.print(f" [{c.n}] {c.label()}", highlight=False, markup=False)
             excerpt = " ".join(c.text.split())
             out.print(f"     {excerpt[:240]}{'…' if len(excerpt) > 240 else ''}", style="dim", highlight=False, markup=False)
+    if answer.related:
+        out.print("\n[bold]Closest passages[/]")
+        for c in answer.related:
+            out.print(f" - {c.label()}", highlight=False, markup=False)
     out.print(f"[dim]{escape(_meta_line(answer))}[/]", highlight=False)
 
 
 def _meta_line(answer: Answer) -> str:
     """Who answered, where the data went, tokens, cost and time; and any fallback."""
     route = answer.route
-    parts = [answer.provider or "no model"]
+    kinds = {"quoted": "quoted from the documents", "generated": "written by the model"}
+    parts = [answer.provider or "no model"] + ([kinds[answer.kind]] if answer.kind in kinds else [])
     if route.get("residency"):
         parts.append(route["residency"])
     if route.get("use_case") and route["use_case"] != "default":

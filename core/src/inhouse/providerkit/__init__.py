@@ -12,11 +12,15 @@
   turns alternating and starting with the user.
 - :class:`LazyClient` builds a client (boto3, httpx) on first use, thread-safely, and closes it.
 - :func:`usage_from` takes the token counts a server reports, or estimates.
+- :class:`BudgetSettings`: the ``context_window`` and ``context_tokens`` keys with which a
+  profile sizes the context its model receives (``Provider.context_window``,
+  ``Provider.preferred_context``).
 
 Bedrock, TGI, OpenAI-compatible servers and SageMaker endpoints all use it; each provider
 keeps only what its wire format needs.
 """
 
+from inhouse.providerkit.budget import BudgetSettings
 from inhouse.providerkit.client import LazyClient
 from inhouse.providerkit.retry import Backoff, Classify, RetrySettings, call_with_retries
 from inhouse.providerkit.stream import first_token_stream
@@ -24,6 +28,7 @@ from inhouse.providerkit.turns import alternating_turns, usage_from
 
 __all__ = [
     "Backoff",
+    "BudgetSettings",
     "Classify",
     "LazyClient",
     "RetrySettings",

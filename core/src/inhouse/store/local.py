@@ -136,6 +136,10 @@ class LocalStore(Store):
         found = self._records.chunks_by_id(ids)
         return [found[i] for i in ids if i in found]
 
+    def neighbours(self, chunk: Chunk, before: int = 1, after: int = 1) -> list[Chunk]:
+        """The chunks of ``chunk``'s document around it, in reading order (one indexed query)."""
+        return self._records.chunks_around(chunk.doc_id, chunk.ordinal - before, chunk.ordinal + after) or [chunk]
+
     def search(
         self,
         vector: np.ndarray | None,

@@ -265,6 +265,12 @@ class Records:
         """Chunks for these chunk ids (missing ones are left out)."""
         return {r[1]: row_to_chunk(r) for r in self._select("id", ids)}
 
+    def chunks_around(self, doc_id: str, first: int, last: int) -> list[Chunk]:
+        """The chunks of ``doc_id`` whose ordinal is between ``first`` and ``last``, in order."""
+        sql = f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE doc_id = ? AND ordinal BETWEEN ? AND ? ORDER BY ordinal"
+        with self.read() as db:
+            return [row_to_chunk(r) for r in db.execute(sql, (doc_id, first, last))]
+
     def _select(self, column: str, keys: Sequence[Any]) -> list[tuple]:
         out: list[tuple] = []
         keys = list(keys)

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from inhouse.plugins import Plugin
 
-KNOWN_CAPABILITIES = {"text", "stream", "image", "embed"}
+KNOWN_CAPABILITIES = {"text", "stream", "image", "embed", "parse"}
 KNOWN_RESIDENCY = {"local", "in-account", "self-hosted", "external"}
 
 
@@ -15,7 +15,7 @@ class PluginContract:
     """Mixin: subclasses provide the ``plugin`` fixture."""
 
     def test_declares_capabilities_and_residency(self, plugin: Plugin) -> None:
-        """Set the class attributes ``capabilities`` (a subset of text, stream, image, embed)
+        """Set the class attributes ``capabilities`` (a subset of text, stream, image, embed, parse)
         and ``residency`` (local, in-account, self-hosted or external): the router uses both."""
         assert set(plugin.capabilities) <= KNOWN_CAPABILITIES
         assert plugin.residency in KNOWN_RESIDENCY

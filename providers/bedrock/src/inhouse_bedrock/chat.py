@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from inhouse.plugins import Artifact, Prompt, Provider
-from inhouse.providerkit import alternating_turns
+from inhouse.providerkit import BudgetSettings, alternating_turns
 from inhouse.types import Usage
 from inhouse_bedrock.aws import AwsConfig, BedrockPlugin
 
@@ -21,7 +21,7 @@ class BedrockChat(BedrockPlugin, Provider):
     from the stream's ``metadata`` event.
     """
 
-    class Config(AwsConfig):
+    class Config(AwsConfig, BudgetSettings):
         """``[providers.NAME]`` with ``use = "bedrock"``."""
 
         max_tokens: int | None = Field(None, ge=1, description="default: the assistant's [answer] max_tokens")
@@ -40,6 +40,9 @@ class BedrockChat(BedrockPlugin, Provider):
             return self
 
     capabilities = frozenset({"text", "stream"})
+    # Claude 3.x and Jamba 1.5 take 200k+ tokens; 12k tokens of passages keep answers fast and cheap.
+    context_window = 200_000
+    preferred_context = 12_000
 
     @property
     def model_id(self) -> str:

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from inhouse.errors import InhouseError, ProviderError
 from inhouse.plugins import Artifact, PluginConfig, Prompt, Provider
+from inhouse.providerkit import BudgetSettings
 from inhouse.types import Usage
 from inhouse_selfhosted import residency as residency_rules
 from inhouse_selfhosted.http import ChatCompletions, HttpClient, HttpSettings, HttpUrl
@@ -21,7 +22,7 @@ class OpenAICompatibleProvider(Provider):
     """Chat with ``model`` on an OpenAI-compatible server, streamed by default; usage comes
     from the server's final usage chunk (``stream_options.include_usage``)."""
 
-    class Config(HttpSettings):
+    class Config(HttpSettings, BudgetSettings):
         """``[providers.NAME]`` with ``use = "openai-compatible"``."""
 
         base_url: HttpUrl = Field(description="the API root, with its /v1: http://vllm:8000/v1")
@@ -35,6 +36,8 @@ class OpenAICompatibleProvider(Provider):
         )
 
     capabilities = frozenset({"text", "stream"})
+    context_window = 4096  # a server's limit varies: set context_window in the profile
+    preferred_context = 2500
     residency = "self-hosted"  # judged per profile from its address: see inhouse_selfhosted.residency
 
     def __init__(self, config: PluginConfig | None = None, *, name: str = "", home: Path | None = None):

@@ -38,6 +38,7 @@ from pydantic import Field
 
 from inhouse.errors import ProviderError
 from inhouse.plugins import Artifact, Prompt, Provider
+from inhouse.providerkit import BudgetSettings
 from inhouse.types import Usage
 from inhouse_aws import AwsClient, AwsSettings, ErrorTable, map_error
 from inhouse_selfhosted import templates, tgi_wire
@@ -117,7 +118,7 @@ class SageMakerProvider(Provider):
     check, and the ledger and the answer's route report it.
     """
 
-    class Config(AwsSettings):
+    class Config(AwsSettings, BudgetSettings):
         """``[providers.NAME]`` with ``use = "sagemaker"``."""
 
         endpoint_name: str = Field(..., max_length=63, pattern=_NAME, description="the SageMaker endpoint")
@@ -135,6 +136,8 @@ class SageMakerProvider(Provider):
         residency: Literal["self-hosted", "in-account"] = "self-hosted"
 
     capabilities = frozenset({"text", "stream"})
+    context_window = 4096  # TGI's MAX_TOTAL_TOKENS varies: set context_window in the profile
+    preferred_context = 2500
     residency = "self-hosted"
 
     def __init__(self, config: Config | None = None, **kwargs: Any):

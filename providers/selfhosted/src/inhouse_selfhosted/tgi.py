@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from inhouse.plugins import Artifact, PluginConfig, Prompt, Provider
+from inhouse.providerkit import BudgetSettings
 from inhouse.types import Usage
 from inhouse_selfhosted import residency as residency_rules
 from inhouse_selfhosted import templates, tgi_wire
@@ -26,7 +27,7 @@ class TGIProvider(Provider):
     TGI serves one model, and its Messages API is always sent ``"model": "tgi"`` (another
     name would ask TGI for a LoRA adapter of that name)."""
 
-    class Config(HttpSettings):
+    class Config(HttpSettings, BudgetSettings):
         """``[providers.NAME]`` with ``use = "tgi"``."""
 
         url: HttpUrl = Field(description="the server, e.g. http://tgi:8080")
@@ -45,6 +46,8 @@ class TGIProvider(Provider):
         )
 
     capabilities = frozenset({"text", "stream"})
+    context_window = 4096  # a server's limit varies: set context_window in the profile
+    preferred_context = 2500
     residency = "self-hosted"  # judged per profile from its address: see inhouse_selfhosted.residency
 
     def __init__(self, config: PluginConfig | None = None, *, name: str = "", home: Path | None = None):

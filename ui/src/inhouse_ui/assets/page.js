@@ -1,9 +1,10 @@
 // The chat page's small script: source buttons inside answers open the passage panel.
 // Gradio's sanitizer keeps a button's classes, so the turn and source number travel as
-// class "cite-TURN-N"; this writes it to a hidden textbox and presses a hidden button.
+// class "cite-TURN-N" (a closest passage of an abstention: "related-TURN-N"); this writes it
+// to a hidden textbox and presses a hidden button.
 (() => {
   if (window.inhouse) return;
-  const pattern = /^cite-\d+-\d+$/;
+  const pattern = /^(cite|related)-\d+-\d+$/;
   document.addEventListener("click", (event) => {
     const chip = event.target instanceof Element ? event.target.closest("button.cite-chip") : null;
     if (!chip) return;
@@ -26,6 +27,10 @@
       const rect = panel.getBoundingClientRect();
       if (rect.top < 0 || rect.bottom > window.innerHeight) panel.scrollIntoView({ block: "start" });
       if (heading) heading.focus({ preventScroll: true });
+      // The passage scrolls by itself (max-height): bring its first highlighted sentence into view.
+      const box = panel.querySelector("blockquote.passage-text");
+      const mark = box && box.querySelector("mark");
+      if (mark) box.scrollTop += mark.getBoundingClientRect().top - box.getBoundingClientRect().top - 8;
     },
     focusQuestion() {
       const box = document.querySelector("#question textarea");

@@ -1,0 +1,167 @@
+"""The answer pipeline: understand → (retrieve → gate → expand → score → check) → generate → cite.
+
+The stages before generation come from ``[answer] stages``; generation asks the router for
+the use case's chain, building each provider's prompt with context packed to that
+provider's own budget; the reply is then cited and checked for a refusal. A use case that
+does not retrieve (``image``) goes straight to its model with the request alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+
+from inhouse.answering.abstain import abstain
+from inhouse.answering.citing import cite
+from inhouse.answering.draft import Draft, Request, Services, Stage
+from inhouse.answering.pack import pack
+from inhouse.answering.prompting import NOT_FOUND, build_prompt, is_refusal
+from inhouse.answering.sentences import split_sentences
+from inhouse.answering.stages import Understand, build_stages
+from inhouse.errors import ProviderError
+from inhouse.plugins import Artifact, Passage, Prompt, Provider, ScoredSentence
+from inhouse.route import Routed
+from inhouse.types import Answer, Usage
+
+INSTRUCTION_TOKENS = 120  # what the instructions and a question cost, beside the passages
+IMAGE_MAGIC = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"RIFF": "image/webp"}
+
+
+class Pipeline:
+    """Runs one question through the stages, the router and the citation step."""
+
+    def __init__(self, services: Services, stages: Sequence[Stage] | None = None):
+        self.services = services
+        self.understand = Understand(services)
+        self.stages = list(stages) if stages is not None else build_stages(services, services.settings.core.answer.stages)
+
+    def stream(self, request: Request) -> Iterator[str | Answer]:
+        """Yield the answer's text as it is generated, then the final ``Answer``."""
+        result: Draft | Answer = self.understand.run(request)
+        for stage in self.stages:
+            assert isinstance(result, Draft)
+            result = stage.run(result)
+            if isinstance(result, Answer):
+                yield result.text
+                yield result
+                return
+        assert isinstance(result, Draft)
+        yield from self._generate(result)
+
+    def _generate(self, draft: Draft) -> Iterator[str | Answer]:
+        pieces: list[str] = []
+        first: float | None = None
+        routed: Routed | None = None
+        try:
+            for item in self.services.router.generate(draft.route, lambda provider: self._prompt(draft, provider)):
+                if isinstance(item, Routed):
+                    routed = item
+                    continue
+                first = first if first is not None else time.perf_counter()
+                pieces.append(item)
+                yield item
+        except ProviderError as exc:
+            if draft.case.retrieve or exc.code != "content-filtered":
+                raise
+            pieces, routed = [str(exc)], None  # an image model's refusal is the answer's text
+            yield pieces[0]
+        yield self._finish(draft, "".join(pieces).strip(), routed, first)
+
+    def _prompt(self, draft: Draft, provider: Provider) -> Prompt:
+        request = draft.request
+        answer = self.services.settings.core.answer
+        if not draft.case.retrieve:
+            images = [Artifact(data=bytes(b), mime=_mime(b)) for b in request.images]
+            return Prompt(system="", messages=[{"role": "user", "content": request.question}], images=images)
+        sentences = draft.evidence.sentences if draft.evidence else ()
+        budget = max(64, min(provider.preferred_context, provider.context_window - answer.max_tokens - INSTRUCTION_TOKENS))
+        packed = pack(draft.passages, budget, provider.count_tokens, sentences, answer.context_passages)
+        return build_prompt(
+            request.question,
+            [passage for _, passage in packed],
+            list(request.history),
+            max_tokens=answer.max_tokens,
+            history_turns=answer.history_turns,
+            parts=draft.parts,
+            sentences=renumber(sentences, packed),
+        )
+
+    def _finish(self, draft: Draft, raw: str, routed: Routed | None, first: float | None) -> Answer:
+        now = time.perf_counter()
+        timings = {
+            **draft.timings,
+            "first_token_ms": ((first or now) - draft.started) * 1000,
+            "total_ms": (now - draft.started) * 1000,
+        }
+        prompt = routed.prompt if routed is not None else None
+        passages = prompt.passages if prompt is not None else []
+        if draft.case.retrieve and (not raw or is_refusal(raw)):
+            said_no = replace(draft, timings=timings)
+            answer = abstain(
+                said_no, f"{routed.provider if routed else 'the model'} said the documents do not answer", draft.hits
+            )
+            return _with_route(answer, draft, routed, passages)
+        text, citations = cite(raw, passages) if draft.case.retrieve else (raw, [])
+        artifacts = list(routed.artifacts) if routed is not None else []
+        if not draft.case.retrieve and artifacts and not text:
+            text = f"Here is the image ({routed.provider})." if len(artifacts) == 1 else "Here are the images."  # type: ignore[union-attr]
+        answer = Answer(
+            text or NOT_FOUND,
+            citations,
+            not text if draft.case.retrieve else not artifacts,
+            routed.provider if routed else None,
+            routed.usage if routed else Usage(),
+            timings,
+            list(routed.attempts) if routed else [],
+            artifacts=artifacts,
+            cost_usd=routed.cost_usd if routed else 0.0,
+            kind=routed.answers if routed and text else "",
+        )
+        return _with_route(answer, draft, routed, passages)
+
+
+def _with_route(answer: Answer, draft: Draft, routed: Routed | None, passages: Sequence[Passage]) -> Answer:
+    """``answer`` with the routing decision, the evidence and the passages the model received."""
+    route = {
+        **answer.route,
+        "use_case": draft.use_case,
+        "reason": draft.reason,
+        "chain": list(draft.route.chain),
+        "provider": routed.provider if routed else None,
+        "residency": routed.residency if routed else None,
+        "fallback": bool(routed and routed.provider and draft.route.chain and routed.provider != draft.route.chain[0]),
+        "skipped": list(routed.skipped) if routed else [],
+    }
+    if draft.language:
+        route["language"] = draft.language
+    if draft.search_query and draft.search_query != draft.request.question:
+        route["search_query"] = draft.search_query
+    if len(draft.parts) > 1:
+        route["parts"] = list(draft.parts)
+    if draft.evidence is not None and draft.evidence.support is not None:
+        route["support"] = round(draft.evidence.support, 3)
+    if routed is not None:
+        answer.attempts, answer.usage, answer.cost_usd = list(routed.attempts), routed.usage, routed.cost_usd
+    answer.route = route
+    answer.context = [
+        {"n": p.n, "source": p.source, "title": p.title, "heading": p.heading, "page": p.page, "doc_id": p.doc_id, "text": p.text}
+        for p in passages
+    ]
+    return answer
+
+
+def renumber(sentences: Sequence[ScoredSentence], packed: Sequence[tuple[int, Passage]]) -> list[ScoredSentence]:
+    """The scored sentences of the packed passages, numbered as packed; a passage cut to fit
+    keeps the sentences it still holds, at their new positions."""
+    out = []
+    for old, passage in packed:
+        units = {text: i for i, text in enumerate(split_sentences(passage.text))}
+        for s in sentences:
+            if s.passage == old and s.text in units:
+                out.append(replace(s, passage=passage.n, index=units[s.text]))
+    return out
+
+
+def _mime(data: bytes) -> str:
+    return next((m for magic, m in IMAGE_MAGIC.items() if data.startswith(magic)), "application/octet-stream")
