@@ -76,7 +76,7 @@ def make_assistant(work: Path, url: str) -> Assistant:
         f'[providers.claude]\nuse = "bedrock"\nmodel = "{CLAUDE}"\n{aws}\n'
         f'[providers.jamba]\nuse = "bedrock"\nmodel = "{JAMBA}"\n{aws}\n'
         '[providers.local]\nuse = "local"\n'
-        '[routing]\ndefault = ["claude", "jamba", "local"]\n[retrieval]\nmin_similarity = -1\n'
+        '[routing]\ndefault = ["claude", "jamba", "local"]\n[retrieval]\nmin_similarity = -1\n[answer]\nmin_support = 0\n'
     )
     return Assistant.from_config(config, work / "home")
 
