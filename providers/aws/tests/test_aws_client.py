@@ -18,7 +18,6 @@ from botocore.exceptions import (
     NoRegionError,
     ReadTimeoutError,
 )
-from moto.server import ThreadedMotoServer
 
 from inhouse.errors import InhouseError, ProviderError
 from inhouse.testing.emulators.bedrock import BedrockEmulator
@@ -242,21 +241,11 @@ def test_an_abandoned_stream_is_closed() -> None:
 # --------------------------------------------------------------------------------------------------- assumed roles
 
 
-@pytest.fixture(scope="module")
-def sts_url() -> Iterator[str]:
-    """moto's server (its STS) on a free loopback port, for the module."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def sts(sts_url: str, aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> str:
+def sts(moto_url: str, aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> str:
     """Test credentials (AKIDTESTING) and every STS call sent to moto."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", sts_url)
-    return sts_url
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", moto_url)
+    return moto_url
 
 
 def test_assumed_role_session_takes_the_roles_temporary_credentials(sts: str) -> None:
