@@ -38,6 +38,7 @@ import clapnq  # bench/clapnq.py, beside this script
 from inhouse import Assistant
 from inhouse.answering.draft import Draft, Request
 from inhouse.answering.evidence import SENTENCE_WEIGHTS, Features
+from inhouse.answering.stages import Check, Gate, Score
 from inhouse.evaluation.qa import normalise, read_questions
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,17 +50,18 @@ KEEP_ANSWERED = 0.95  # of the company-corpus (examples) questions whose passage
 EXAMPLE_WEIGHT = 5.0
 
 
-def passages_of(a: Assistant, question: str) -> tuple[Draft, list[Features], float] | None:
-    """The pipeline's draft up to its passages, and the features of their sentences."""
+def passages_of(a: Assistant, question: str) -> tuple[Draft, list[Features], dict[str, float]] | None:
+    """The pipeline's draft up to its passages (no gate, no scoring, no check: the fit must see
+    every question), and the features of the sentences the Score stage would score."""
     pipeline = a.pipeline
     draft: Any = pipeline.understand.run(Request(question))
     for stage in pipeline.stages:
-        if type(stage).__name__ in ("Score", "Check", "Gate"):
+        if isinstance(stage, Gate | Score | Check):
             continue
         draft = stage.run(draft)
         if not isinstance(draft, Draft):
             return None
-    head = draft.passages[: type(pipeline.stages[3]).SCORED]
+    head = draft.passages[: Score.SCORED]
     rows, pool = a._scorer(True).features(draft.parts, head)
     return draft, rows, pool
 
