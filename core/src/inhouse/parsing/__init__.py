@@ -6,7 +6,8 @@ same entry-point group by the ``inhouse`` distribution, so a third party adds a 
 replaces one of ours, by installing a package. A parser's module is imported the first time
 a file of its type is met. Every failure is an ``IngestError`` whose message is the reason
 shown in the ingestion report; a type with no parser raises ``UnsupportedType``, which the
-report lists as skipped rather than failed.
+report lists as skipped rather than failed. Ingestion calls this through
+``inhouse.parsing.sandbox``, in worker processes under the ``[ingest]`` parse limits.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from inhouse.types import ParsedDocument, Section
 _HYPHENATED = re.compile(r"([A-Za-z])-\n\s*([a-z])")
 _MAX_TITLE = 120
 _MIN_LINES_TO_JOIN = 8
+_MAX_PAGES = 5_000  # past this, extraction alone outlasts any sensible parse timeout
 
 
 def parse_pdf(data: bytes, path: str) -> ParsedDocument:
@@ -25,6 +26,8 @@ def parse_pdf(data: bytes, path: str) -> ParsedDocument:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise IngestError("encrypted PDF: it needs a password; save an unprotected copy")
+        if (count := len(reader.pages)) > _MAX_PAGES:
+            raise IngestError(f"PDF has {count:,} pages, over the parser's {_MAX_PAGES:,}-page limit: split it")
         pages = [_clean(page.extract_text() or "") for page in reader.pages]
         meta_title = one_line(reader.metadata.title or "") if reader.metadata else ""
     except IngestError:
