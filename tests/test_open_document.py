@@ -21,13 +21,14 @@ def setup(tmp_path_factory: pytest.TempPathFactory):
     config = root / "plugins.toml"
     config.write_text(
         '[embedder]\nuse = "minilm"\n[store]\nuse = "local"\n'
-        f'[connectors.public]\nuse = "filesystem"\npath = "{root / "public"}"\n'
-        f'[connectors.hr]\nuse = "filesystem"\npath = "{root / "hr"}"\nacl = ["hr-lead"]\n'
+        f'[connectors.public]\nuse = "filesystem"\npath = "{root / "public"}"\nacl = ["*"]\n'
+        f'[connectors.hr]\nuse = "filesystem"\npath = "{root / "hr"}"\nacl = ["hr-leads"]\n'
         '[providers.local]\nuse = "local"\n[routing]\ndefault = ["local"]\n'
+        '[users.lead]\ngroups = ["hr-leads"]\n[users.ana]\n[users.bob]\n'
     )
     assistant = Assistant.from_config(config, root / "home")
     assistant.ingest()
-    assistant.ingest(root / "mine", acl=["ana"])  # as an upload or `inhouse ingest PATH` does
+    assistant.ingest(root / "mine", acl=["user:ana"])  # as a personal upload does
     ids = {record.source: record.id for record in assistant.store.documents().values()}
     yield assistant, config, root, ids
     assistant.close()
@@ -41,7 +42,7 @@ def test_a_public_document_opens_for_everyone(setup) -> None:
 
 def test_a_restricted_document_opens_only_for_its_readers(setup) -> None:
     assistant, _, _, ids = setup
-    assert assistant.open_document(ids["salaries.md"], user="hr-lead")[1].startswith(b"# Salaries")
+    assert assistant.open_document(ids["salaries.md"], user="lead")[1].startswith(b"# Salaries")
     with pytest.raises(AccessDenied, match="no such document"):
         assistant.open_document(ids["salaries.md"], user="bob")
 

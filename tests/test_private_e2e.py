@@ -87,7 +87,7 @@ def test_private_skips_bedrock_and_falls_back_past_a_stopped_server(private: Ass
     assert answer.route["skipped"] == [{"profile": "claude", "reason": "residency in-account may not receive private context"}]
     assert [(a["profile"], a["ok"]) for a in answer.attempts] == [("stopped", False), ("tgi", True)]
     assert answer.route["fallback"] is True and answer.citations
-    assert "[1] (" in tgi.requests[-1].body["messages"][0]["content"]  # the context went to the self-hosted model
+    assert '<document index="1" ' in tgi.requests[-1].body["messages"][0]["content"]  # the context went to the self-hosted model
     assert bedrock.requests == []
 
 

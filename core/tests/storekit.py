@@ -23,7 +23,7 @@ def doc(
     texts: list[str],
     *,
     source: str | None = None,
-    acl: tuple[str, ...] = (),
+    acl: tuple[str, ...] = ("*",),
     root: str = "/r",
     page: int | None = None,
 ) -> tuple[DocumentRecord, list[Chunk]]:

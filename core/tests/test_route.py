@@ -3,16 +3,18 @@ providers rest, and every call lands in the usage ledger."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from inhouse.audit import AuditLog
 from inhouse.config import RouterSettings
 from inhouse.errors import ConfigError, ProviderError
 from inhouse.ledger import Ledger, PriceTable
-from inhouse.plugins import Artifact, Price, Prompt, Provider
-from inhouse.route import Routed, Router, RouteRequest, routed_text
+from inhouse.plugins import Artifact, Passage, Price, Prompt, Provider
+from inhouse.route import Outbound, Routed, Router, RouteRequest, payload, routed_text
 from inhouse.types import Usage
 
 PROMPT = Prompt(system="s", messages=[{"role": "user", "content": "q"}])
@@ -234,3 +236,35 @@ def test_each_provider_tried_gets_its_own_prompt() -> None:
 
     text, result = routed_text(list(router.generate(request("default", ["small", "big"]), build)))
     assert built == [100, 10_000] and result.prompt.system == "budget 10000" and text == "hello world"
+
+
+def test_a_screened_provider_is_skipped_with_the_callers_reason() -> None:
+    """``screen`` is the caller's own reason a provider may not take the request (``[policy]``)."""
+    router = make_router({"claude": Working(), "local": Local()}, {"default": ["claude", "local"]})
+
+    def screen(provider: Provider) -> str | None:
+        return "residency in-account may not receive restricted text" if provider.residency == "in-account" else None
+
+    route = request("default", ["claude", "local"])
+    text, result = routed_text(list(router.generate(route, lambda provider: PROMPT, screen)))
+    assert text == "local answer" and result.skipped == ({"profile": "claude", "reason": screen(Working())},)
+    assert router.eligible(route, screen) is router.provider("local")
+
+
+def test_every_call_records_the_chunks_bytes_hash_and_redactions_it_sent(tmp_path: Path) -> None:
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    ledger = Ledger(tmp_path / "usage.sqlite3", audit=audit)
+    router = make_router({"a": Failing(True), "b": Working()}, {"default": ["a", "b"]}, ledger=lambda: ledger)
+    passages = [Passage(1, "d", "s.md", "S", "a", chunk_ids=("c1", "c2")), Passage(2, "e", "t.md", "T", "b", chunk_ids=("c9",))]
+    prompt = Prompt(system="s [EMAIL_1]", messages=[{"role": "user", "content": "q"}], passages=passages)
+    outbound = Outbound(prompt, {"email": 1})
+    _, result = routed_text(list(router.generate(request("default", ["a", "b"]), lambda provider: outbound)))
+    assert result.prompt is prompt
+    sent = payload(prompt)
+    assert sent == b"s [EMAIL_1]\nuser: q"
+    records = [r for r in audit.records() if r["kind"] == "call"]
+    assert [r["profile"] for r in records] == ["a", "b"], "a failed call sent the text too"
+    for r in records:
+        assert r["chunk_ids"] == ["c1", "c2", "c9"] and r["bytes_sent"] == len(sent) and r["redactions"] == {"email": 1}
+        assert r["payload_sha256"] == hashlib.sha256(sent).hexdigest()
+    ledger.close()

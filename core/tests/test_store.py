@@ -74,11 +74,12 @@ def test_acl_is_applied_inside_the_search(tmp_path: Path, rng: np.random.Generat
         record, chunks = doc(f"public{i}", [f"salary bands are published item{i}"])
         store.upsert(record, chunks, unit(rng, 1))
     for mode in ("hybrid", "dense", "bm25"):
-        for principals in (["bob"], [], ["bob", "everyone"]):
+        for principals in (["*", "user:bob"], ["*"], ["*", "user:bob", "group:everyone"]):
             hits = store.search(query, "salary bands", k=10, acl=principals, mode=mode)
             assert len(hits) == 10, (mode, principals)
             assert all(h.chunk.doc_id.startswith("public") for h in hits), (mode, principals)
-        hits = store.search(query, "salary bands", k=10, acl=["alice"], mode=mode)
+        assert store.search(query, "salary bands", k=10, acl=[], mode=mode) == []  # no principal: nothing
+        hits = store.search(query, "salary bands", k=10, acl=["user:alice"], mode=mode)
         assert all(h.chunk.doc_id.startswith("secret") for h in hits), mode
     assert len(store.search(query, "salary", k=300, acl=None)) == 230  # None: no filtering
     store.close()

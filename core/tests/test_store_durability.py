@@ -120,7 +120,7 @@ def test_concurrent_searches_during_writes(tmp_path: Path, rng: np.random.Genera
     def reader() -> None:
         try:
             while not stop.is_set():
-                hits = store.search(vecs[0], "shared", k=5, acl=["x"])
+                hits = store.search(vecs[0], "shared", k=5, acl=["*", "user:x"])
                 assert len(hits) == 5
         except BaseException as e:  # pragma: no cover - reported below
             errors.append(e)
@@ -229,5 +229,29 @@ def test_an_index_from_before_connectors_were_recorded_is_upgraded_in_place(tmp_
     assert store.document("new").connector == "filesystem" and store.document("old").title == "Old"
     store.close()
     reopened = sqlite3.connect(tmp_path / "store.sqlite3")
-    assert reopened.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == 2
+    assert reopened.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == 3
     reopened.close()
+
+
+def test_an_index_from_when_an_empty_acl_meant_public_is_upgraded(tmp_path: Path, rng: np.random.Generator) -> None:
+    """Schema 2 stored public documents with an empty ACL; schema 3 reads empty as nobody, so
+    opening it rewrites ``[]`` as ``["*"]`` (documents and chunks), keeps restricted ACLs,
+    adds the label columns, and the old public chunks stay findable by everyone."""
+    store = open_store(tmp_path)
+    store.upsert(*doc("pub", ["canteen opening hours"]), unit(rng, 1))
+    store.upsert(*doc("hr", ["salary review"], acl=("hr",)), unit(rng, 1))
+    store.close()
+    db = sqlite3.connect(tmp_path / "store.sqlite3")  # rewind it to what schema 2 wrote
+    db.executescript(
+        "UPDATE documents SET acl = '[]' WHERE id = 'pub'; UPDATE chunks SET acl = '[]' WHERE doc_id = 'pub';"
+        "ALTER TABLE documents DROP COLUMN sensitivity; DROP INDEX chunks_catalog; ALTER TABLE chunks DROP COLUMN sensitivity;"
+        "UPDATE meta SET value = 2 WHERE key = 'schema';"
+    )
+    db.commit()
+    db.close()
+    store = open_store(tmp_path)
+    assert store.document("pub").acl == ("*",) and store.document("hr").acl == ("hr",)
+    assert store.document("pub").sensitivity == "internal"
+    assert [h.chunk.doc_id for h in store.search(None, "canteen", k=3, acl=["*", "user:bob"], mode="bm25")] == ["pub"]
+    assert store.search(None, "salary", k=3, acl=["*", "user:bob"], mode="bm25") == []
+    store.close()

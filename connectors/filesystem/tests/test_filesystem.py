@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from inhouse.access import matches
 from inhouse.errors import IngestError
 from inhouse.testing import ConnectorTests
 from inhouse_filesystem.connector import FilesystemConnector
-from inhouse_filesystem.globs import matches
 
 
 def make(tmp_path: Path, **options) -> FilesystemConnector:
@@ -51,7 +51,18 @@ def test_hash_follows_content(tree: Path) -> None:
 
 
 def test_acl_is_attached(tree: Path) -> None:
-    assert {s.acl for s in make(tree, acl=["hr"]).fetch()} == {("hr",)}
+    """A plain name in ``acl`` is a group; ``user:NAME`` and ``*`` stay as written; no ``acl``
+    leaves the decision to ``.inhouse-acl`` files and the ingester's rules (None)."""
+    assert {s.acl for s in make(tree, acl=["hr"]).fetch()} == {("group:hr",)}
+    assert {s.acl for s in make(tree, acl=["user:ana", "*", "group:it"]).fetch()} == {("user:ana", "*", "group:it")}
+    assert {(s.acl, s.sensitivity) for s in make(tree).fetch()} == {(None, None)}
+    assert {s.sensitivity for s in make(tree, label="restricted").fetch()} == {"restricted"}
+
+
+@pytest.mark.parametrize("bad", [["user:"], ["role:x"], [""]])
+def test_a_malformed_acl_entry_is_a_configuration_error(tree: Path, bad: list[str]) -> None:
+    with pytest.raises(ValueError, match="not a principal"):
+        make(tree, acl=bad)
 
 
 def test_unreadable_file_is_reported_not_raised(tree: Path) -> None:

@@ -17,24 +17,17 @@ from inhouse import config as config_mod
 from inhouse.answering import Pipeline, Request
 from inhouse.answering.draft import Services
 from inhouse.answering.evidence import EvidenceScorer, VectorCache
+from inhouse.audit import AuditLog
 from inhouse.errors import AccessDenied, IngestError
-from inhouse.ingest import Ingester, ProgressCallback
+from inhouse.ingest import Ingester, ProgressCallback, path_connectors
 from inhouse.ledger import Call, Ledger, PriceTable
-from inhouse.plugins import (
-    Connector,
-    DocumentRecord,
-    Embedder,
-    Provider,
-    SearchMode,
-    Store,
-)
+from inhouse.plugins import Connector, DocumentRecord, Embedder, Provider, SearchMode, Store
+from inhouse.policy import Policy
 from inhouse.route import Router
 from inhouse.store.snapshots import Tokenizer
 from inhouse.types import Answer, Hit, IngestReport, Usage
 from inhouse.usecase import LanguageDetector
 
-# The connector plugin that ``ingest(paths)`` reads files and folders with.
-PATH_CONNECTOR = "filesystem"
 PathsOrConnector = str | os.PathLike[str] | Connector | Iterable[str | os.PathLike[str]] | None
 History = Sequence[dict[str, str]] | Sequence[tuple[str, str]]
 
@@ -58,6 +51,7 @@ class Assistant:
         self._store: Store | None = None
         self._embedder_checked = False
         self._ledger: Ledger | None = None
+        self._audit: AuditLog | None = None
         self._pipeline: Pipeline | None = None
         self._sentence_vectors: VectorCache | None = None
         self._terms = Tokenizer("english", "en")  # the question words evidence looks for
@@ -99,11 +93,26 @@ class Assistant:
 
     @property
     def ledger(self) -> Ledger:
-        """The usage ledger (``<home>/usage.sqlite3``): every model call with tokens and cost."""
+        """The usage ledger (``<home>/usage.sqlite3``): every model call with tokens and cost;
+        calls that send text out of the process also go to the audit log."""
+        audit = self.audit
         with self._lock:
             if self._ledger is None:
-                self._ledger = Ledger(self.home / "usage.sqlite3")
+                self._ledger = Ledger(self.home / "usage.sqlite3", audit)
             return self._ledger
+
+    @property
+    def audit(self) -> AuditLog | None:
+        """The audit log (``<home>/audit.jsonl``), pruned to ``[audit] retention_days`` when
+        first opened; None when ``[audit] enabled = false``."""
+        settings = self.settings.core.audit
+        if not settings.enabled:
+            return None
+        with self._lock:
+            if self._audit is None:
+                self._audit = AuditLog(self.home / "audit.jsonl", settings.retention_days)
+                self._audit.prune()
+            return self._audit
 
     def _record_embedding(self, before: Usage, started: float, user: str = "") -> None:
         """Ledger row for text an embedder sent to a remote model (local embedders send nothing)."""
@@ -162,6 +171,15 @@ class Assistant:
             known = self._remember(reopened) if reopened is not None else None
         return known
 
+    @property
+    def directory(self) -> access.Directory:
+        """The configuration's users and groups, afresh on each call (a change applies to the next query)."""
+        return access.Directory(self.settings.core.users)
+
+    def principals(self, user: str | None) -> list[str] | None:
+        """The principals a request by ``user`` runs as (None: the trusted local caller)."""
+        return self.directory.principals(user)
+
     def open_document(self, doc_id: str, user: str | None = None) -> tuple[DocumentRecord, bytes]:
         """The stored record and original bytes of document ``doc_id``, when ``user`` may read it.
 
@@ -169,7 +187,7 @@ class Assistant:
         one whose original cannot be opened any more, so the answer says nothing about what
         exists. The bytes come from the connector that yielded the document."""
         record = self.store.document(doc_id)
-        if record is None or not access.readable(record.acl, access.principals(user)):
+        if record is None or not access.readable(record.acl, self.principals(user)):
             raise AccessDenied("no such document")
         connector = self._connector_for(record)
         try:
@@ -193,22 +211,27 @@ class Assistant:
         """Ingest paths (files or folders), a connector, or (with None) every configured connector.
 
         ``rebuild`` empties the index first (after changing the embedder, for example).
-        ``acl`` restricts documents ingested from paths to these principals (a user's own
-        uploads: ``acl=[user]``); None or empty means everyone may read them."""
+        ``acl`` gives documents from paths these principals (``["user:NAME"]``, ``["*"]``; a plain
+        name is a group); without it, access comes as ``inhouse.ingest.path_connectors`` says."""
         if paths_or_connector is None:
             connectors = self.connectors()
         elif isinstance(paths_or_connector, Connector):
             connectors = [paths_or_connector]
         else:
             items = [paths_or_connector] if isinstance(paths_or_connector, str | os.PathLike) else list(paths_or_connector)
-            spec: dict[str, Any] = {"use": PATH_CONNECTOR, "acl": list(acl or [])}
-            connectors = [self._build("connectors", {**spec, "path": str(Path(p).resolve())}, "connectors.cli") for p in items]
+            configured = [] if acl else list(zip(self.settings.connectors.items(), self.connectors(), strict=True))
+            build = lambda spec, where: self._build("connectors", spec, where)  # noqa: E731
+            connectors = path_connectors([Path(p).resolve() for p in items], acl, configured, build)
         for connector in connectors:
             self._remember(connector)
         if rebuild:
             self.store.reset()
         self._check_embedder()
-        ingester = Ingester(self.embedder, self.store, self.settings.core.ingest)
+        rules = access.Rules(self.settings.core.access, self.directory.configured)
+        policy, residency = Policy(self.settings.core.policy), self.embedder.residency
+        ingester = Ingester(
+            self.embedder, self.store, self.settings.core.ingest, rules, lambda label: policy.may_send(label, residency)
+        )
         before, started = replace(self.embedder.usage), time.perf_counter()
         try:
             return ingester.run(connectors, show_progress=progress, on_progress=on_progress)
@@ -235,7 +258,7 @@ class Assistant:
             vector = self.embedder.embed_query(query)
             self._record_embedding(before, started, user or "")
             self._check_embedder(len(vector))
-        acl = access.principals(user)
+        acl = self.principals(user)
         per_doc = self.settings.core.retrieval.per_document
         raw = self.store.search(vector, query, k=k if per_doc is None else k * 4, acl=acl, filters=filters, mode=mode)
         if per_doc is None:
@@ -285,9 +308,14 @@ class Assistant:
     ) -> Iterator[str | Answer]:
         """Yield the answer's text as it is generated, then the final ``Answer``.
 
-        ``profile`` answers with that provider profile alone (``inhouse eval qa --profile``)."""
+        Give each ``history`` turn the ``"residency"`` of the answer it belongs to
+        (``answer.route["history_residency"]``) so a private turn never reaches a less private
+        model. ``profile`` answers with that provider profile alone (``inhouse eval qa --profile``)."""
         request = Request(question, user, tuple(_as_messages(history)), mode, tuple(bytes(b) for b in images), profile)
-        yield from self.pipeline.stream(request)
+        for item in self.pipeline.stream(request):
+            if isinstance(item, Answer) and self.audit is not None:
+                self.audit.record_question(question, user, item, self.settings.core.audit.question_text)
+            yield item
 
     @property
     def pipeline(self) -> Pipeline:
@@ -352,10 +380,15 @@ class Assistant:
 
 
 def _as_messages(history: History) -> list[dict[str, str]]:
+    """History as ``{"role", "content"}`` turns, each keeping the ``"residency"`` it was produced
+    under when it has one (``Answer.route["history_residency"]``: see ``inhouse.policy``)."""
     out = []
     for turn in history:
         if isinstance(turn, dict):
-            out.append({"role": turn["role"], "content": turn["content"]})
+            kept = {"role": turn["role"], "content": turn["content"]}
+            if turn.get("residency"):
+                kept["residency"] = str(turn["residency"])
+            out.append(kept)
         else:
             role, content = turn
             out.append({"role": role, "content": content})

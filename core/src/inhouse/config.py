@@ -54,7 +54,7 @@ class AnswerSettings(_Section):
     context_passages: int = Field(10, ge=1, le=100)
     max_parts: int = Field(3, ge=1, le=5, description="parts a multi-part question is split into")
     # The stages before generation, in order (inhouse.answering.stages.STAGES).
-    stages: list[str] = Field(default_factory=lambda: ["retrieve", "gate", "expand", "score", "check"])
+    stages: list[str] = Field(default_factory=lambda: ["retrieve", "gate", "expand", "defuse", "score", "check"])
     # Below this probability that the passages answer the question (inhouse.answering.evidence,
     # fitted by bench/calibrate_evidence.py) the assistant abstains before asking a model. 0.2
     # wrongly refuses at most 12% of answerable questions on the three company-document sets
@@ -89,12 +89,70 @@ BUILTIN_USE_CASES: dict[str, dict[str, Any]] = {
 
 
 class IngestSettings(_Section):
-    """``[ingest]``: chunking and the per-file size limit."""
+    """``[ingest]``: chunking, the per-file size limit and the parser worker's limits."""
 
     chunk_size: int = Field(900, ge=100, description="characters")
     chunk_overlap: int = Field(120, ge=0)
     max_file_mb: float = Field(50, gt=0)
     batch_size: int = Field(128, ge=1, description="chunks per embedding batch")
+    # Parsing runs in a worker process under these limits; a file over one fails alone.
+    parse_timeout_s: float = Field(60, gt=0, description="wall-clock seconds per file")
+    parse_memory_mb: int = Field(1024, ge=64, description="memory one file's parsing may use, above the worker's own")
+    max_text_mb: float = Field(20, gt=0, description="text one file may yield")
+
+
+Label = Literal["public", "internal", "confidential", "restricted"]
+LABELS: tuple[Label, ...] = ("public", "internal", "confidential", "restricted")
+
+
+class UserSettings(_Section):
+    """``[users.NAME]``: a person and the groups they belong to."""
+
+    groups: list[str] = Field(default_factory=list)
+
+
+class AccessRule(_Section):
+    """One ``[[access.rules]]`` entry: files whose path (relative to their connector's root)
+    matches ``glob`` get these groups (and ``public``/``label``), unless a ``.inhouse-acl``
+    file or the connector says otherwise."""
+
+    glob: str
+    groups: list[str] = Field(default_factory=list)
+    public: bool = False
+    label: Label | None = None
+
+
+class AccessSettings(_Section):
+    """``[access]``: who may read sources that say nothing themselves, and their label."""
+
+    rules: list[AccessRule] = Field(default_factory=list)
+    default_label: Label = "internal"
+
+
+def _default_residencies() -> dict[Label, list[Residency]]:
+    return {
+        "public": ["local", "self-hosted", "in-account", "external"],
+        "internal": ["local", "self-hosted", "in-account", "external"],
+        "confidential": ["local", "self-hosted", "in-account"],
+        "restricted": ["local", "self-hosted"],
+    }
+
+
+class PolicySettings(_Section):
+    """``[policy]``: where text of each sensitivity label may be sent, and what is redacted."""
+
+    labels: dict[Label, list[Residency]] = Field(default_factory=_default_residencies)
+    # Personal data is replaced by placeholders before any call to these residencies.
+    redact: list[Residency] = Field(default_factory=lambda: ["external"])
+    redact_kinds: list[str] = Field(default_factory=lambda: ["email", "phone", "card", "national_id", "iban", "ip", "name"])
+
+
+class AuditSettings(_Section):
+    """``[audit]``: the tamper-evident log of questions and outbound calls."""
+
+    enabled: bool = True
+    question_text: bool = Field(False, description="keep the question's text (else only its hash)")
+    retention_days: int | None = Field(365, ge=1, description="records older than this are dropped (None: kept)")
 
 
 class RouterSettings(_Section):
@@ -124,6 +182,10 @@ class CoreSettings(_Section):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    users: dict[str, UserSettings] = Field(default_factory=dict)
+    access: AccessSettings = Field(default_factory=AccessSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
 
 PLUGIN_TABLES = ("embedder", "store")

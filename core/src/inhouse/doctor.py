@@ -8,8 +8,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from inhouse import access, registry
 from inhouse import config as config_mod
-from inhouse import registry
 from inhouse.errors import InhouseError
 
 
@@ -111,10 +111,33 @@ def run_checks(config: Path | None, home: Path | None) -> list[Check]:
             checks.append(Check(where, False, str(exc)))
         except Exception as exc:  # doctor reports, never crashes
             checks.append(Check(where, False, f"{type(exc).__name__}: {exc}"))
+    checks.append(_access_check(settings, home_dir))
     checks += _table_checks(settings)
     omp = os.environ.get("OMP_WAIT_POLICY", "")
     checks.append(Check("OMP_WAIT_POLICY", True, omp or "unset (the local plugins default it to PASSIVE when they load)"))
     return checks
+
+
+def _access_check(settings: config_mod.Settings, home: Path) -> Check:
+    """Who may read what: without ``[users.NAME]`` everything is readable by the one local
+    user; with users, sources nobody granted are visible to nobody, and the index's public
+    and unreadable-by-anyone documents are counted."""
+    users = settings.core.users
+    if not users:
+        return Check("access", True, "no [users] configured: everything is readable by the one local user")
+    groups = sorted({g for u in users.values() for g in u.groups})
+    detail = f"{len(users)} users, groups {', '.join(groups) or 'none'}; sources nobody granted are visible to nobody"
+    try:
+        store = registry.build("stores", settings.store, "store", home=home, base_dir=settings.base_dir, source=settings.source)
+        try:
+            records = store.documents().values()
+        finally:
+            store.close()
+    except Exception as exc:  # the counts are extra: doctor reports, never crashes
+        return Check("access", True, f"{detail} (documents not counted: {exc})")
+    public = sum(1 for r in records if access.PUBLIC in r.acl)
+    nobody = sum(1 for r in records if not r.acl)
+    return Check("access", True, f"{detail}; stored: {len(records)} documents, {public} public, {nobody} visible to nobody")
 
 
 def _table_checks(settings: config_mod.Settings) -> list[Check]:

@@ -3,6 +3,13 @@
 Unchanged files (same content hash) are skipped, changed ones replaced, deleted ones
 removed. Each document is committed on its own, so a crash loses at most the batch in
 flight, and one bad file never stops the run: it is reported with its reason.
+
+Every source gets its ACL and sensitivity label here: what the connector says (its
+configuration, a ``.inhouse-acl`` file), else ``[[access.rules]]`` and the defaults
+(``inhouse.access.Rules``). A stored document whose ACL or label differs from the resolved
+one is updated in the store before anything else, content changed or not, so a tightened
+permission never waits for the file to change; a source the connector could not read (nor
+its access file) is hidden (empty ACL) until it reads again.
 """
 
 from __future__ import annotations
@@ -10,16 +17,20 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from inhouse.access import Rules
 from inhouse.chunking import Chunker
 from inhouse.config import IngestSettings
 from inhouse.errors import IngestError
-from inhouse.parsing import UnsupportedType, parse
+from inhouse.parsing import UnsupportedType
+from inhouse.parsing.sandbox import parse_sandboxed
 from inhouse.plugins import Connector, DocumentRecord, Embedder, Store
 from inhouse.types import Chunk, IngestReport, Source
 
@@ -38,10 +49,14 @@ class _Parsed:
 class Ingester:
     """Runs ingestion for connectors into one store with one embedder."""
 
-    def __init__(self, embedder: Embedder, store: Store, settings: IngestSettings):
+    def __init__(
+        self, embedder: Embedder, store: Store, settings: IngestSettings, rules: Rules, may_embed: Callable[[str], bool]
+    ):
         self.embedder = embedder
         self.store = store
         self.settings = settings
+        self.rules = rules
+        self.may_embed = may_embed  # whether the embedder may receive text of this label ([policy])
         self.chunker = Chunker(settings.chunk_size, settings.chunk_overlap)
 
     def run(
@@ -64,18 +79,24 @@ class Ingester:
     def _one(self, connector: Connector, report: IngestReport, bar: Progress | None, cb: ProgressCallback | None) -> None:
         root = str(connector.root)
         stored = self.store.documents(root)
-        sources = list(connector.fetch())  # an unreachable root raises here, before anything is removed
+        sources = [self._resolve(s) for s in connector.fetch()]  # an unreachable root raises before anything is removed
         seen = {s.id for s in sources}
         todo = []
         for src in sources:
             old = stored.get(src.id)
+            access_changed = old is not None and (old.acl, old.sensitivity) != (src.acl, src.sensitivity)
+            if access_changed and not self._set_access(old, src):
+                old = None  # the store cannot change access alone: the document is indexed again
             # An index written before documents recorded their connector re-reads them once.
             same_connector = old is not None and (old.connector == connector.use or not connector.use)
             if old is not None and old.hash == src.hash and not src.error and same_connector:
-                report.unchanged += 1
+                if access_changed:
+                    report.updated += 1
+                else:
+                    report.unchanged += 1
             else:
                 todo.append(src)
-        gone = [doc_id for doc_id in stored if doc_id not in seen]
+        gone = [doc_id for doc_id, record in stored.items() if doc_id not in seen and connector.covers(record.source)]
         if gone:
             self.store.delete(gone)
             report.removed += len(gone)
@@ -107,6 +128,23 @@ class Ingester:
         self._commit(batch, report)
         advance(batch)
 
+    def _resolve(self, src: Source) -> Source:
+        """``src`` with its final ACL and label; an unreadable one with an empty ACL (nobody)."""
+        if src.error:
+            return replace(src, acl=(), sensitivity=src.sensitivity or self.rules.default_label)
+        acl, label = self.rules.resolve(src.path, src.acl, src.sensitivity)
+        return replace(src, acl=acl, sensitivity=label)
+
+    def _set_access(self, old: DocumentRecord, src: Source) -> bool:
+        """Give a stored document ``src``'s ACL and label without re-embedding; False when the
+        store cannot (then it is indexed again)."""
+        assert src.acl is not None and src.sensitivity is not None
+        try:
+            self.store.set_access(old.id, src.acl, src.sensitivity)
+        except NotImplementedError:
+            return False
+        return True
+
     def _parse(self, connector: Connector, src: Source, stored: dict[str, DocumentRecord]) -> _Parsed:
         status = "updated" if src.id in stored else "added"
         try:
@@ -117,10 +155,13 @@ class Ingester:
                 raise IngestError(
                     f"file is {src.size / 1048576:.1f} MB, over the {self.settings.max_file_mb:g} MB limit ([ingest] max_file_mb)"
                 )
-            doc = parse(connector.open(src.path), src.path, src.media_type)
+            doc = parse_sandboxed(connector.open(src.path), src.path, src.media_type, self.settings)
+            assert src.acl is not None and src.sensitivity is not None  # set by _resolve
             chunks = self.chunker.split(doc, doc_id=src.id, source=src.path, acl=src.acl)
             if not chunks:
                 raise IngestError("no text found")
+            for chunk in chunks:
+                chunk.sensitivity = src.sensitivity
         except UnsupportedType as exc:
             return _Parsed(src, None, [], "skipped", str(exc))
         except IngestError as exc:
@@ -129,22 +170,60 @@ class Ingester:
             return _Parsed(src, None, [], "failed", f"unreadable: {exc.strerror or exc}")
         except Exception as exc:  # a parser bug must not stop the run; report it
             return _Parsed(src, None, [], "failed", f"{type(exc).__name__}: {exc}")
-        record = DocumentRecord(src.id, src.path, src.root, doc.title, src.hash, src.modified, src.acl, connector.use)
+        record = DocumentRecord(
+            src.id, src.path, src.root, doc.title, src.hash, src.modified, src.acl, connector.use, src.sensitivity
+        )
         return _Parsed(src, record, chunks, status)
 
     def _commit(self, batch: list[_Parsed], report: IngestReport) -> None:
         if not batch:
             return
-        texts = [c.embed_text() for item in batch for c in item.chunks]
-        vectors = np.asarray(self.embedder.embed(texts), dtype=np.float32)
+        allowed = [item for item in batch if self.may_embed(item.source.sensitivity or self.rules.default_label)]
+        texts = [c.embed_text() for item in allowed for c in item.chunks]
+        vectors = np.asarray(self.embedder.embed(texts), dtype=np.float32) if texts else None
         offset = 0
         for item in batch:
             n = len(item.chunks)
             assert item.record is not None
-            self.store.upsert(item.record, item.chunks, vectors[offset : offset + n])
-            offset += n
+            if vectors is not None and item in allowed:
+                block, offset = vectors[offset : offset + n], offset + n
+            else:  # its label may not reach this embedder: found by its words (BM25) only
+                block = np.zeros((n, self.embedder.dimension), dtype=np.float32)
+                report.not_embedded += 1
+            self.store.upsert(item.record, item.chunks, block)
             report.chunks += n
             setattr(report, item.status, getattr(report, item.status) + 1)
+
+
+# The connector plugin that reads paths given to ``Assistant.ingest``.
+PATH_CONNECTOR = "filesystem"
+
+
+def path_connectors(
+    paths: list[Path],
+    acl: Sequence[str] | None,
+    configured: Sequence[tuple[tuple[str, dict[str, Any]], Connector]],
+    build: Callable[[dict[str, Any], str], Connector],
+) -> list[Connector]:
+    """The connectors that ingest ``paths`` (resolved): a path inside the folder of a configured
+    filesystem connector (``configured``: its table's name and spec, and the built connector)
+    is ingested by that connector limited to it (``within``), so the ids, the ACL, the label,
+    the ``.inhouse-acl`` files and the rules' paths are those of the whole folder; any other
+    path, or any path given an explicit ``acl``, by a connector on the path itself."""
+    chosen = []
+    for path in paths:
+        owner = next(((n, spec, Path(c.root).resolve()) for (n, spec), c in configured if _holds(c, path)), None)
+        if owner is not None:
+            name, spec, root = owner
+            within = path.relative_to(root).as_posix()
+            chosen.append(build({**spec, "within": "" if within == "." else within}, f"connectors.{name}"))
+        else:
+            chosen.append(build({"use": PATH_CONNECTOR, "path": str(path), "acl": list(acl or [])}, "connectors.cli"))
+    return chosen
+
+
+def _holds(connector: Connector, path: Path) -> bool:
+    return connector.use == PATH_CONNECTOR and path.is_relative_to(Path(connector.root).resolve())
 
 
 def _prefetch(items: Iterator[_Parsed], depth: int = 32) -> Iterator[_Parsed]:

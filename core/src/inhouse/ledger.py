@@ -4,6 +4,10 @@ Every call that sends text to a model is recorded here, in ``<home>/usage.sqlite
 ``inhouse usage`` can say who sent what where and what it cost. Prices come from the
 configuration's ``[prices]`` table, else from the plugin that made the call (a provider
 package knows its vendor's list prices: ``Plugin.price()``).
+
+Given an audit log, the ledger also writes an audit record (:mod:`inhouse.audit`) for every
+call whose residency is not ``local``: every call that sends text out of this process, to a
+self-hosted server, a cloud account or an external vendor, whether it succeeded or not.
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inhouse.errors import ConfigError
 from inhouse.plugins import Plugin, Price
 from inhouse.types import Usage
+
+if TYPE_CHECKING:
+    from inhouse.audit import AuditLog
 
 GROUPS = {"model": "model", "profile": "profile", "use_case": "use_case", "user": "user", "day": "day", "residency": "residency"}
 
@@ -64,6 +71,12 @@ class Call:
     cost_usd: float | None = None
     ms: float = 0.0
     ts: float = field(default_factory=time.time)
+    # What was sent (kept in the audit log, not in the usage table): the chunks whose text
+    # went out, the payload's size in UTF-8 bytes and SHA-256, and the redactions by kind.
+    chunk_ids: tuple[str, ...] = ()
+    bytes_sent: int = 0
+    payload_sha256: str = ""
+    redactions: dict[str, int] = field(default_factory=dict)
 
 
 _SCHEMA = """
@@ -79,12 +92,17 @@ CREATE INDEX IF NOT EXISTS calls_ts ON calls(ts);
 """
 
 
-class Ledger:
-    """Appends calls to ``<home>/usage.sqlite3`` and summarises them (thread-safe)."""
+_AUDIT_ONLY = ("chunk_ids", "bytes_sent", "payload_sha256", "redactions")
 
-    def __init__(self, path: Path):
+
+class Ledger:
+    """Appends calls to ``<home>/usage.sqlite3`` and summarises them (thread-safe); with an
+    ``audit`` log, each call that sent text out of the process is also an audit record."""
+
+    def __init__(self, path: Path, audit: AuditLog | None = None):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.audit = audit
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -92,9 +110,13 @@ class Ledger:
         self._lock = threading.Lock()
 
     def record(self, call: Call) -> None:
-        """Append one call."""
+        """Append one call (and its audit record when it left the process)."""
+        if self.audit is not None and call.residency != "local":
+            self.audit.record_call(call)
         row = asdict(call)
         usage = row.pop("usage")
+        for name in _AUDIT_ONLY:
+            row.pop(name)
         row.update(usage, ok=int(call.ok), day=time.strftime("%Y-%m-%d", time.gmtime(call.ts)))
         names = ", ".join(row)
         with self._lock:

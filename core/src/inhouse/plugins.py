@@ -128,6 +128,12 @@ class Connector(Plugin):
         gone, unreadable)."""
         raise NotImplementedError
 
+    def covers(self, path: str) -> bool:
+        """Whether ``fetch`` lists everything there is at ``path`` (a stored source's path): the
+        ingester removes a stored document it did not yield only then. A connector limited to
+        part of its root (``inhouse ingest`` of a subfolder) says no for the rest. Default: yes."""
+        return True
+
     @classmethod
     def reopen(cls, root: str) -> Connector | None:
         """A connector that can ``open`` documents stored under ``root`` by an earlier run
@@ -177,8 +183,9 @@ class DocumentRecord:
     title: str
     hash: str
     modified: float
-    acl: tuple[str, ...] = ()
+    acl: tuple[str, ...] = ()  # principals (inhouse.access); empty: nobody but the local caller
     connector: str = ""  # the entry-point name of the connector that yielded it ("" if unknown)
+    sensitivity: str = "internal"  # the source's label (inhouse.config.LABELS)
 
 
 class Store(Plugin):
@@ -190,6 +197,13 @@ class Store(Plugin):
 
     def delete(self, doc_ids: Sequence[str]) -> None:
         """Remove documents and their chunks."""
+        raise NotImplementedError
+
+    def set_access(self, doc_id: str, acl: Sequence[str], sensitivity: str) -> None:
+        """Give document ``doc_id`` and all its chunks this ACL and label, durably, without
+        touching texts or vectors: a tightened permission applies to an unchanged file at
+        the next ingestion. Raise ``NotImplementedError`` when the store cannot (the ingester
+        then re-indexes the document instead)."""
         raise NotImplementedError
 
     def documents(self, root: str | None = None) -> dict[str, DocumentRecord]:
@@ -232,8 +246,11 @@ class Store(Plugin):
     ) -> list[Hit]:
         """Return the ``k`` best chunks for the query, best first.
 
-        ``acl`` is the caller's principals (None: no filtering); ``filters`` match chunk
-        fields exactly (``{"source": "hr/leave.md"}``) or by prefix with a trailing ``*``.
+        ``acl`` is the caller's principals (None: no filtering, the local caller). A chunk is
+        visible when its ACL shares a principal with them (``*`` is an ordinary principal,
+        the one every caller has); an empty chunk ACL is visible to nobody. The ACL acts
+        inside the search: ``k`` results come back whenever ``k`` visible chunks match.
+        ``filters`` match chunk fields exactly (``{"source": "hr/leave.md"}``) or by prefix with a trailing ``*``.
         """
         raise NotImplementedError
 
@@ -295,6 +312,7 @@ class Passage:
     score: float = 0.0  # the retrieval score of its best chunk
     chunk_ids: tuple[str, ...] = ()
     similarity: float | None = None  # the best cosine similarity of its chunks to the question, when known
+    sensitivity: str = "internal"  # the source's sensitivity label (inhouse.config.LABELS)
 
     def label(self) -> str:
         """``title > heading`` or ``title, page N``."""

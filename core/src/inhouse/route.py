@@ -8,15 +8,20 @@ provider instance reports (capabilities, residency, model id), never configurati
 
 ``Router.generate`` streams text and ends with one typed :class:`Routed` result: who
 answered, where the data went, usage, every attempt, the profiles skipped and why, cost,
-and the prompt the answering model received.
+and the prompt the answering model received. A caller's ``screen`` skips the profiles its
+request's context may not reach (``[policy]``: a restricted passage never goes to Bedrock),
+and its ``build`` may return an :class:`Outbound` saying what was redacted; the ledger
+records, for every call, the chunks sent, the bytes and hash of the payload and the
+redactions.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +43,19 @@ class RouteRequest:
     residency: tuple[str, ...] | None = None
     user: str = ""
     request: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """What one provider is sent: the prompt as it leaves (after any redaction) and the
+    number of values redacted in it, by kind."""
+
+    prompt: Prompt
+    redactions: Mapping[str, int] = field(default_factory=dict)
+
+
+Build = Callable[[Provider], Prompt | Outbound]
+Screen = Callable[[Provider], str | None]
 
 
 @dataclass(frozen=True)
@@ -110,21 +128,25 @@ class Router:
         with self._lock:
             return max(0.0, self._resting.get(key, 0.0) - self.clock())
 
-    def skip_reason(self, route: RouteRequest, profile: str) -> str | None:
-        """Why ``profile`` may not take ``route`` (None: it may)."""
+    def skip_reason(self, route: RouteRequest, profile: str, screen: Screen | None = None) -> str | None:
+        """Why ``profile`` may not take ``route`` (None: it may); ``screen`` adds the caller's
+        own reason, such as a passage the provider's residency may not receive."""
         provider = self.provider(profile)
         if route.need not in provider.capabilities:
             return f"cannot produce {route.need} (capabilities: {', '.join(sorted(provider.capabilities)) or 'none'})"
         if route.residency is not None and provider.residency not in route.residency:
             return f"residency {provider.residency} may not receive {route.use_case} context"
+        withheld = screen(provider) if screen is not None else None
+        if withheld:
+            return withheld
         left = self.resting(profile)
         if left > 0:
             return f"cooling down after repeated throttling ({left:.0f} s left)"
         return None
 
-    def eligible(self, route: RouteRequest) -> Provider | None:
+    def eligible(self, route: RouteRequest, screen: Screen | None = None) -> Provider | None:
         """The first provider of the chain that may take ``route`` now (the one expected to answer)."""
-        profile = next((p for p in route.chain if self.skip_reason(route, p) is None), None)
+        profile = next((p for p in route.chain if self.skip_reason(route, p, screen) is None), None)
         return self.provider(profile) if profile is not None else None
 
     def _note_outcome(self, profile: str, code: str | None) -> None:
@@ -138,10 +160,11 @@ class Router:
             else:
                 self._throttled.pop(key, None)
 
-    def generate(self, route: RouteRequest, build: Callable[[Provider], Prompt]) -> Iterator[str | Routed]:
+    def generate(self, route: RouteRequest, build: Build, screen: Screen | None = None) -> Iterator[str | Routed]:
         """Stream text from the first eligible profile of ``route.chain`` that works, then yield
         its :class:`Routed` outcome. ``build`` makes the prompt for each provider tried (so each
-        gets context sized to its own budget).
+        gets context sized to its own budget, and only what its residency may receive), a
+        ``Prompt`` or an :class:`Outbound`; ``screen`` skips a provider with its reason.
 
         A retryable error before the first piece of text moves on to the next profile; one
         after text was streamed cannot be hidden and is raised, as is any non-retryable error.
@@ -151,12 +174,14 @@ class Router:
         errors: list[str] = []
         cost: float | None = 0.0
         for profile in route.chain:
-            reason = self.skip_reason(route, profile)
+            reason = self.skip_reason(route, profile, screen)
             if reason:
                 skipped.append({"profile": profile, "reason": reason})
                 continue
             provider = self.provider(profile)
-            prompt = build(provider)
+            built = build(provider)
+            outbound = built if isinstance(built, Outbound) else Outbound(built)
+            prompt = outbound.prompt
             usage, artifacts, started = Usage(), [], False
             t0 = time.perf_counter()
             attempt: dict[str, Any] = {"profile": profile, "ok": True}
@@ -177,7 +202,7 @@ class Router:
             finally:
                 attempt["ms"] = round((time.perf_counter() - t0) * 1000, 1)
                 attempts.append(attempt)
-                spent = self._settle(profile, provider, route, attempt, usage)
+                spent = self._settle(profile, provider, route, attempt, usage, outbound)
                 cost = None if spent is None or cost is None else cost + spent
             if attempt["ok"]:
                 yield Routed(
@@ -198,11 +223,12 @@ class Router:
         raise ProviderError(f"every provider of routing.{route.use_case} failed ({'; '.join(errors)})", retryable=True)
 
     def _settle(
-        self, profile: str, provider: Provider, route: RouteRequest, attempt: dict[str, Any], usage: Usage
+        self, profile: str, provider: Provider, route: RouteRequest, attempt: dict[str, Any], usage: Usage, outbound: Outbound
     ) -> float | None:
         """Cooldown bookkeeping and the ledger row of one call; returns its cost."""
         self._note_outcome(profile, attempt.get("code"))
         cost = self.prices.cost(provider, provider.model_id, usage)
+        sent = payload(outbound.prompt)
         ledger = self.ledger()
         if ledger is not None:
             ledger.record(
@@ -221,6 +247,10 @@ class Router:
                     error=attempt.get("error", ""),
                     cost_usd=cost,
                     ms=attempt["ms"],
+                    chunk_ids=tuple(c for p in outbound.prompt.passages for c in p.chunk_ids),
+                    bytes_sent=len(sent),
+                    payload_sha256=hashlib.sha256(sent).hexdigest(),
+                    redactions=dict(outbound.redactions),
                 )
             )
         return cost
@@ -230,6 +260,14 @@ class Router:
         for provider in self._providers.values():
             provider.close()
         self._providers.clear()
+
+
+def payload(prompt: Prompt) -> bytes:
+    """The bytes a call sends, as the ledger counts and hashes them: the system text, each
+    message as ``role: content``, one per line, then the input images (the wire format's own
+    framing aside)."""
+    lines = [prompt.system, *(f"{m['role']}: {m['content']}" for m in prompt.messages)]
+    return "\n".join(lines).encode("utf-8") + b"".join(image.data for image in prompt.images)
 
 
 def routed_text(pieces: Sequence[str | Routed]) -> tuple[str, Routed]:

@@ -22,10 +22,14 @@ class Source:
     modified: float
     hash: str
     size: int
-    acl: tuple[str, ...] = ()
+    # Who may read it (``inhouse.access`` principals) and its sensitivity label, when the
+    # connector knows (its configuration, the item's own permissions, a ``.inhouse-acl``
+    # file); None leaves them to ``[[access.rules]]`` and the defaults at ingestion.
+    acl: tuple[str, ...] | None = None
     uri: str = ""  # where a person can open the original (file://, https://), for display only
     media_type: str = ""  # the content type, when the connector knows it (picks a parser)
     error: str = ""  # set when the connector saw the item but could not read it
+    sensitivity: str | None = None  # a label of inhouse.config.LABELS
 
 
 @dataclass
@@ -57,9 +61,10 @@ class Chunk:
     text: str
     heading: str = ""
     page: int | None = None
-    acl: tuple[str, ...] = ()
+    acl: tuple[str, ...] = ()  # empty: nobody but the local caller (inhouse.access)
     ordinal: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
+    sensitivity: str = "internal"  # the source's label (inhouse.config.LABELS)
 
     def embed_text(self) -> str:
         """The text given to the embedder and BM25: title and heading give the passage context."""
@@ -132,8 +137,12 @@ class Answer:
 
     ``route`` is the routing decision: ``use_case``, how it was chosen (``reason``), the
     ``chain``, the ``residency`` of the profile that answered, whether a ``fallback``
-    happened, and profiles ``skipped`` (capability, privacy, cooldown). ``attempts`` lists
-    each provider call. ``artifacts`` carries images (``Artifact`` objects).
+    happened, and profiles ``skipped`` (capability, privacy, policy, cooldown);
+    ``history_residency``, the residency both turns of this exchange carry when sent back as
+    history (``{"role", "content", "residency"}``); and, when ``[policy]`` held anything back,
+    ``policy``: ``notes`` (sentences to show with the answer), ``redactions`` (values replaced
+    by kind) and, when it could not answer at all, ``blocked`` (``label``, ``allowed``).
+    ``attempts`` lists each provider call. ``artifacts`` carries images (``Artifact`` objects).
     """
 
     text: str
@@ -181,6 +190,7 @@ class IngestReport:
     failed: list[dict[str, str]] = field(default_factory=list)  # {"path", "reason"}
     skipped: list[dict[str, str]] = field(default_factory=list)  # unsupported types
     chunks: int = 0
+    not_embedded: int = 0  # documents whose label ([policy]) may not reach the embedder: BM25 only
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:

@@ -82,7 +82,7 @@ def test_answer_from_claude_is_grounded_and_cited(routed: Assistant, emulator: B
     assert answer.route["fallback"] is False
     [req] = emulator.requests
     assert req.model_id == CLAUDE and req.params["messages"][-1]["content"][0]["text"] == question
-    assert f"[1] ({hits[0].chunk.title}" in req.params["system"][0]["text"]
+    assert f'<document index="1" source="{hits[0].chunk.title}' in req.params["system"][0]["text"]
     assert answer.text.endswith("[1]") and answer.citations[0].source == hits[0].chunk.source
     assert answer.usage.input_tokens > 50 and answer.usage.output_tokens > 0
     assert answer.cost_usd and answer.cost_usd > 0

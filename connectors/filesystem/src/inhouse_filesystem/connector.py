@@ -1,4 +1,10 @@
-"""The filesystem connector: every file under a folder, filtered by globs."""
+"""The filesystem connector: every file under a folder, filtered by globs, with its access.
+
+Access comes from the table's ``acl`` and ``label`` when set, else from ``.inhouse-acl`` files
+(``inhouse_filesystem.aclfiles``); what neither says is left to the ingester
+(``[[access.rules]]`` and the defaults). Only regular files under the folder are read:
+a symbolic link out of it, a device, a pipe or a socket is reported, never opened.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +13,17 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from inhouse.errors import IngestError
+from inhouse.access import matches, normalise
+from inhouse.config import Label
+from inhouse.errors import ConfigError, IngestError
 from inhouse.plugins import ConfigPath, Connector, PluginConfig
 from inhouse.types import Source
-from inhouse_filesystem.globs import matches
+from inhouse_filesystem.aclfiles import ACCESS_FILE, AccessFiles
+from inhouse_filesystem.regular import hash_regular, inside, read_regular
 
 DEFAULT_EXCLUDE = [".*", ".*/**", "**/node_modules/**", "**/__pycache__/**", "~$*"]
-
-
-def file_hash(path: Path) -> str:
-    """SHA-256 of a file's content, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class FilesystemConnector(Connector):
@@ -41,7 +41,23 @@ class FilesystemConnector(Connector):
         exclude: list[str] = Field(
             default_factory=list, description="added to the built-in exclusions (hidden files, node_modules, ...)"
         )
-        acl: list[str] = Field(default_factory=list, description="principals allowed to read these files; empty: everyone")
+        acl: list[str] = Field(
+            default_factory=list,
+            description="who may read every file: group names, 'user:NAME', '*' (empty: .inhouse-acl files and [[access.rules]])",
+        )
+        label: Label | None = Field(None, description="sensitivity label of every file (else .inhouse-acl, rules, default)")
+        within: str = Field(
+            "",
+            description="only this file or folder under path (`inhouse ingest PATH` inside the folder): ids and access unchanged",
+        )
+
+        @field_validator("acl")
+        @classmethod
+        def _principals(cls, value: list[str]) -> list[str]:
+            try:
+                return list(normalise(value))
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
 
     residency = "local"
 
@@ -60,12 +76,19 @@ class FilesystemConnector(Connector):
         """Yield every matching file, sorted by path; unreadable files come with ``error`` set."""
         root = self.root
         if root.is_file():
-            yield self._source(root, root.name)
+            yield self._source(root, root.name, AccessFiles(root.parent))
             return
         if not root.is_dir():
             raise IngestError(f"{root} does not exist or is not a folder")
+        files = AccessFiles(root)
         for full, rel in sorted(self._walk(), key=lambda item: item[1]):
-            yield self._source(full, rel)
+            if self.covers(rel):
+                yield self._source(full, rel, files)
+
+    def covers(self, path: str) -> bool:
+        """Whether ``path`` lies in what ``fetch`` lists (all of the root, unless ``within`` is set)."""
+        within = self.config.within.strip("/")
+        return not within or path == within or path.startswith(within + "/")
 
     def open(self, path: str) -> bytes:
         """The bytes of the file at ``path`` under the root. Refused (``IngestError``): a path
@@ -75,7 +98,7 @@ class FilesystemConnector(Connector):
         if full is None:
             raise IngestError(f"{path!r} is not a file of {self.root}")
         try:
-            return full.read_bytes()
+            return read_regular(full)
         except OSError as exc:
             raise IngestError(f"unreadable: {exc.strerror or exc}") from exc
 
@@ -87,12 +110,13 @@ class FilesystemConnector(Connector):
                 return root if path == root.name else None
             parts = path.split("/")
             folders = ("/".join(parts[:n]) + "/" for n in range(1, len(parts)))
-            if self._excluded(path) or any(map(self._excluded, folders)) or not matches(path, self.config.include):
+            hidden = parts[-1] == ACCESS_FILE or self._excluded(path) or any(map(self._excluded, folders))
+            if hidden or not matches(path, self.config.include):
                 return None
-            candidate = (root / path).resolve(strict=True)
-        except (OSError, RuntimeError, ValueError):
+            candidate = inside(root / path, root)
+        except (OSError, RuntimeError, ValueError, IngestError):
             return None
-        return candidate if candidate.is_relative_to(root) and candidate.is_file() else None
+        return candidate if candidate.is_file() else None
 
     @classmethod
     def reopen(cls, root: str) -> FilesystemConnector | None:
@@ -101,13 +125,18 @@ class FilesystemConnector(Connector):
         return cls(cls.Config(path=Path(root)), name="reopened") if Path(root).is_absolute() else None
 
     def _walk(self) -> Iterator[tuple[Path, str]]:
-        root = self.root
+        """Every selected file, and each link to a folder outside the root (reported, not walked)."""
+        root, real_root = self.root, self.root.resolve()
         for dirpath, dirnames, filenames in os.walk(root):
             rel_dir = Path(dirpath).relative_to(root).as_posix()
             dirnames[:] = sorted(d for d in dirnames if not self._excluded(_join(rel_dir, d) + "/"))
+            for name in dirnames:  # os.walk does not follow links: one leaving the root is reported
+                link = Path(dirpath) / name
+                if link.is_symlink() and not link.resolve().is_relative_to(real_root):
+                    yield link, _join(rel_dir, name)
             for name in sorted(filenames):
                 rel = _join(rel_dir, name)
-                if self._excluded(rel) or not matches(rel, self.config.include):
+                if name == ACCESS_FILE or self._excluded(rel) or not matches(rel, self.config.include):
                     continue
                 yield Path(dirpath) / name, rel
 
@@ -115,16 +144,27 @@ class FilesystemConnector(Connector):
         patterns = [*DEFAULT_EXCLUDE, *self.config.exclude]
         return matches(rel.rstrip("/"), patterns) or (rel.endswith("/") and matches(rel, patterns))
 
-    def _source(self, full: Path, rel: str) -> Source:
+    def _source(self, full: Path, rel: str, files: AccessFiles) -> Source:
         root = str(self.root)
         ident = hashlib.sha1(f"{root}\0{rel}".encode()).hexdigest()[:20]
-        common = dict(id=ident, path=rel, root=root, acl=tuple(self.config.acl), uri=full.absolute().as_uri())
+        common = dict(id=ident, path=rel, root=root, uri=full.absolute().as_uri())
         try:
-            stat = full.stat()
-            digest = file_hash(full)
+            acl, label = files.resolve(rel if full != self.root else full.name)
+            real = inside(full, files.root) if full != self.root else full
+            digest, stat = hash_regular(real)
+        except IngestError as exc:
+            return Source(modified=0.0, hash="", size=0, error=str(exc), **common)
         except OSError as exc:
             return Source(modified=0.0, hash="", size=0, error=f"unreadable: {exc.strerror or exc}", **common)
-        return Source(modified=stat.st_mtime, hash=digest, size=stat.st_size, **common)
+        config_acl = tuple(self.config.acl) or None
+        return Source(
+            modified=stat.st_mtime,
+            hash=digest,
+            size=stat.st_size,
+            acl=config_acl if config_acl is not None else acl,
+            sensitivity=self.config.label or label,
+            **common,
+        )
 
 
 def _join(rel_dir: str, name: str) -> str:

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from inhouse.answering.evidence import Evidence, EvidenceScorer
 from inhouse.config import Settings, UseCaseSettings
 from inhouse.plugins import Passage, SearchMode, Store
+from inhouse.policy import Policy
 from inhouse.route import Router, RouteRequest
 from inhouse.types import Answer, Hit
 from inhouse.usecase import LanguageDetector
@@ -19,7 +20,9 @@ from inhouse.usecase import LanguageDetector
 
 @dataclass(frozen=True)
 class Request:
-    """One question as asked (``profile`` forces one provider profile of the configuration)."""
+    """One question as asked (``profile`` forces one provider profile of the configuration).
+    Each ``history`` turn is ``{"role", "content"}`` with an optional ``"residency"``: the one
+    it was produced under (``Answer.route["history_residency"]``, see ``inhouse.policy``)."""
 
     question: str
     user: str | None = None
@@ -32,7 +35,9 @@ class Request:
 @dataclass(frozen=True)
 class Draft:
     """A request on its way to an answer. ``keep_in`` means the question and context must not
-    reach a model outside the use case's residencies: no remote embedding, BM25 only."""
+    reach a model outside the use case's residencies: no remote embedding, BM25 only.
+    ``policy`` is ``[policy]`` in force; ``notes`` say what it kept back before generation
+    (shown with the answer, ``route["policy"]["notes"]``)."""
 
     request: Request
     use_case: str
@@ -46,6 +51,8 @@ class Draft:
     hits: tuple[Hit, ...] = ()
     passages: tuple[Passage, ...] = ()
     evidence: Evidence | None = None
+    policy: Policy = field(default_factory=Policy)
+    notes: tuple[str, ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
 

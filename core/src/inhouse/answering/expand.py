@@ -67,6 +67,7 @@ def expand(hits: Sequence[Hit], store: Store, window: int = 1) -> list[Passage]:
                 score=w.score,
                 chunk_ids=tuple(c.id for c in ordered),
                 similarity=w.similarity,
+                sensitivity=first.sensitivity,
             )
         )
     return passages

@@ -4,6 +4,13 @@ The stages before generation come from ``[answer] stages``; generation asks the 
 the use case's chain, building each provider's prompt with context packed to that
 provider's own budget; the reply is then cited and checked for a refusal. A use case that
 does not retrieve (``image``) goes straight to its model with the request alone.
+
+``[policy]`` is applied at each call (``inhouse.answering.guard``): a provider gets only the
+passages and history turns its residency may receive, with personal data replaced when its
+residency is redacted; one that may not receive the passages that answer the question is
+skipped, and when none may, the answer says it cannot answer without sending that text out.
+``route["policy"]`` lists what was held back; ``route["history_residency"]`` is the
+residency the turns of this exchange carry when sent back as history.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from dataclasses import replace
 from inhouse.answering.abstain import abstain
 from inhouse.answering.citing import cite
 from inhouse.answering.draft import Draft, Request, Services, Stage
+from inhouse.answering.guard import Guard, Sent, refuse
 from inhouse.answering.pack import pack
 from inhouse.answering.prompting import NOT_FOUND, build_prompt, is_refusal
 from inhouse.answering.sentences import split_sentences
@@ -53,22 +61,48 @@ class Pipeline:
         pieces: list[str] = []
         first: float | None = None
         routed: Routed | None = None
+        guard = Guard(draft, lambda provider, passages, history: self._prompt(draft, provider, passages, history))
+        refusal = self._refusal(draft, guard)
+        if refusal is not None:
+            yield refusal.text
+            yield refusal
+            return
         try:
-            for item in self.services.router.generate(draft.route, lambda provider: self._prompt(draft, provider)):
+            for item in self.services.router.generate(draft.route, guard.build, guard.screen):
+                text = guard.flush() if isinstance(item, Routed) else guard.restore(item)
                 if isinstance(item, Routed):
                     routed = item
-                    continue
-                first = first if first is not None else time.perf_counter()
-                pieces.append(item)
-                yield item
+                if text:
+                    first = first if first is not None else time.perf_counter()
+                    pieces.append(text)
+                    yield text
         except ProviderError as exc:
             if draft.case.retrieve or exc.code != "content-filtered":
                 raise
             pieces, routed = [str(exc)], None  # an image model's refusal is the answer's text
             yield pieces[0]
-        yield self._finish(draft, "".join(pieces).strip(), routed, first)
+        yield self._finish(draft, "".join(pieces).strip(), routed, first, guard.sent)
 
-    def _prompt(self, draft: Draft, provider: Provider) -> Prompt:
+    def _refusal(self, draft: Draft, guard: Guard) -> Answer | None:
+        """The answer that says it cannot answer, when every profile of the chain is skipped
+        and at least one only because the answering passages may not reach its residency."""
+        router = self.services.router
+        if not guard.answering:
+            return None
+        skipped, held = [], []
+        for profile in draft.route.chain:
+            reason = router.skip_reason(draft.route, profile)
+            if reason is None:
+                withheld = guard.withheld(router.provider(profile).residency)
+                if not withheld:
+                    return None
+                held.extend(withheld)
+                reason = guard.screen(router.provider(profile))
+            skipped.append({"profile": profile, "reason": reason or ""})
+        return refuse(draft, skipped, held) if held else None
+
+    def _prompt(self, draft: Draft, provider: Provider, passages: Sequence[Passage], history: list[dict[str, str]]) -> Prompt:
+        """The prompt for ``provider`` with the ``passages`` and ``history`` it may receive."""
         request = draft.request
         answer = self.services.settings.core.answer
         if not draft.case.retrieve:
@@ -76,32 +110,31 @@ class Pipeline:
             return Prompt(system="", messages=[{"role": "user", "content": request.question}], images=images)
         sentences = draft.evidence.sentences if draft.evidence else ()
         budget = max(64, min(provider.preferred_context, provider.context_window - answer.max_tokens - INSTRUCTION_TOKENS))
-        packed = pack(draft.passages, budget, provider.count_tokens, sentences, answer.context_passages)
+        packed = pack(passages, budget, provider.count_tokens, sentences, answer.context_passages)
         return build_prompt(
             request.question,
             [passage for _, passage in packed],
-            list(request.history),
+            history,
             max_tokens=answer.max_tokens,
             history_turns=answer.history_turns,
             parts=draft.parts,
             sentences=renumber(sentences, packed),
         )
 
-    def _finish(self, draft: Draft, raw: str, routed: Routed | None, first: float | None) -> Answer:
+    def _finish(self, draft: Draft, raw: str, routed: Routed | None, first: float | None, sent: Sent | None = None) -> Answer:
         now = time.perf_counter()
         timings = {
             **draft.timings,
             "first_token_ms": ((first or now) - draft.started) * 1000,
             "total_ms": (now - draft.started) * 1000,
         }
-        prompt = routed.prompt if routed is not None else None
-        passages = prompt.passages if prompt is not None else []
+        passages = sent.passages if routed is not None and sent is not None else []  # as the user knows them: restored
         if draft.case.retrieve and (not raw or is_refusal(raw)):
             said_no = replace(draft, timings=timings)
             answer = abstain(
                 said_no, f"{routed.provider if routed else 'the model'} said the documents do not answer", draft.hits
             )
-            return _with_route(answer, draft, routed, passages)
+            return _with_route(answer, draft, routed, passages, sent)
         text, citations = cite(raw, passages) if draft.case.retrieve else (raw, [])
         artifacts = list(routed.artifacts) if routed is not None else []
         if not draft.case.retrieve and artifacts and not text:
@@ -118,11 +151,14 @@ class Pipeline:
             cost_usd=routed.cost_usd if routed else 0.0,
             kind=routed.answers if routed and text else "",
         )
-        return _with_route(answer, draft, routed, passages)
+        return _with_route(answer, draft, routed, passages, sent)
 
 
-def _with_route(answer: Answer, draft: Draft, routed: Routed | None, passages: Sequence[Passage]) -> Answer:
-    """``answer`` with the routing decision, the evidence and the passages the model received."""
+def _with_route(
+    answer: Answer, draft: Draft, routed: Routed | None, passages: Sequence[Passage], sent: Sent | None = None
+) -> Answer:
+    """``answer`` with the routing decision, the evidence, what the policy held back and the
+    passages the model received (placeholders restored)."""
     route = {
         **answer.route,
         "use_case": draft.use_case,
@@ -132,7 +168,11 @@ def _with_route(answer: Answer, draft: Draft, routed: Routed | None, passages: S
         "residency": routed.residency if routed else None,
         "fallback": bool(routed and routed.provider and draft.route.chain and routed.provider != draft.route.chain[0]),
         "skipped": list(routed.skipped) if routed else [],
+        "history_residency": routed.residency if routed else answer.route.get("history_residency"),
     }
+    notes = sent.notes if routed is not None and sent is not None else list(draft.notes)
+    if notes or (sent is not None and sent.redactions):
+        route["policy"] = {"notes": notes, **({"redactions": dict(sent.redactions)} if sent and sent.redactions else {})}
     if draft.language:
         route["language"] = draft.language
     if draft.search_query and draft.search_query != draft.request.question:

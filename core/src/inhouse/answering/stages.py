@@ -14,8 +14,10 @@ from inhouse import followup, usecase
 from inhouse.answering.abstain import abstain
 from inhouse.answering.draft import Draft, Request, Services, Stage
 from inhouse.answering.expand import expand
+from inhouse.answering.injection import Defuse
 from inhouse.answering.parts import split_question
 from inhouse.errors import ConfigError
+from inhouse.policy import Policy
 from inhouse.route import RouteRequest
 from inhouse.types import Answer, Hit
 
@@ -49,10 +51,17 @@ class Understand:
             residency=tuple(case.residency) if case.residency is not None else None,
             user=request.user or "",
         )
-        query = followup.standalone(request.question, request.history)
         keep_in = case.residency is not None and s.embedder_residency not in case.residency
+        embeds = case.retrieve and not keep_in and core.retrieval.mode != "bm25"
+        # The search text goes to the embedder: a previous question from a more private turn stays out of it.
+        query = followup.standalone(request.question, request.history, s.embedder_residency if embeds else None)
+        notes: tuple[str, ...] = ()
+        if query != followup.standalone(request.question, request.history):
+            notes = (f"searched as asked: the question before it may not go to the {s.embedder_residency} embedder",)
         parts = tuple(split_question(request.question, core.answer.max_parts)) if case.retrieve else ()
-        draft = Draft(request, choice.use_case, case, choice.reason, route, choice.language, query, parts, keep_in)
+        policy = Policy(core.policy)
+        draft = Draft(request, choice.use_case, case, choice.reason, route, choice.language, query, parts, keep_in,
+                      policy=policy, notes=notes)  # fmt: skip
         return draft.timed("understand_ms")
 
 
@@ -117,7 +126,8 @@ class Expand:
 
 class Score:
     """Evidence for the best ``SCORED`` passages: each sentence scored against each part of the
-    question; those passages then ordered by their best sentence (the rest keep their rank)."""
+    question; those passages then ordered by their best sentence (the rest keep their rank).
+    Sentences are embedded only when the embedder's residency may receive every one of them."""
 
     SCORED = 6
 
@@ -129,10 +139,15 @@ class Score:
         if not draft.passages:
             return draft
         head, tail = draft.passages[: self.SCORED], draft.passages[self.SCORED :]
-        evidence = self.services.scorer(not draft.keep_in).score(draft.parts, head)
+        residency = self.services.embedder_residency
+        private = [p for p in head if not draft.policy.may_send(p.sensitivity, residency)]
+        notes = draft.notes
+        if private and not draft.keep_in:  # sentences of a passage the embedder may not receive are not embedded
+            notes = (*notes, f"evidence scored without embeddings: a passage may not go to the {residency} embedder")
+        evidence = self.services.scorer(not draft.keep_in and not private).score(draft.parts, head)
         best = {p.n: max((s.score for s in evidence.sentences if s.passage == p.n), default=0.0) for p in head}
         ordered = sorted(head, key=lambda p: (-best[p.n], p.n))
-        return draft.timed("evidence_ms", evidence=evidence, passages=(*ordered, *tail))
+        return draft.timed("evidence_ms", evidence=evidence, passages=(*ordered, *tail), notes=notes)
 
 
 class Check:
@@ -155,8 +170,10 @@ class Check:
         return draft
 
 
-STAGES: dict[str, type] = {"retrieve": Retrieve, "gate": Gate, "expand": Expand, "score": Score, "check": Check}
-DEFAULT_STAGES = ("retrieve", "gate", "expand", "score", "check")
+STAGES: dict[str, type] = {
+    "retrieve": Retrieve, "gate": Gate, "expand": Expand, "defuse": Defuse, "score": Score, "check": Check,
+}  # fmt: skip
+DEFAULT_STAGES = ("retrieve", "gate", "expand", "defuse", "score", "check")
 
 
 def build_stages(services: Services, names: Sequence[str] = DEFAULT_STAGES) -> list[Stage]:

@@ -32,6 +32,8 @@ def ingest(
     table.add_row("failed", str(len(report.failed)))
     table.add_row("skipped", str(len(report.skipped)))
     table.add_row("chunks", str(report.chunks))
+    if report.not_embedded:
+        table.add_row("not embedded ([policy])", str(report.not_embedded))
     table.add_row("seconds", f"{report.seconds:.1f}")
     out.print(table)
     for item in report.failed:

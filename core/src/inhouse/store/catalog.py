@@ -1,7 +1,9 @@
 """Per-row chunk metadata held in memory, turned into boolean masks for ACL and filters.
 
 Masks are computed over every row before any ranking, so the ACL and filters act inside
-the search: the top-k is chosen among visible rows only, never cut down afterwards.
+the search: the top-k is chosen among visible rows only, never cut down afterwards. A row is
+visible to principals its ACL names; ``*`` is one like any other, and a row with an empty ACL
+is visible to nobody (``inhouse.access``).
 """
 
 from __future__ import annotations
@@ -40,7 +42,6 @@ class Catalog:
         self.columns = {name: cols[i + 1] for i, name in enumerate(CATALOG_COLUMNS) if name != "acl"}
         parsed: dict[str, list[str]] = {"[]": []}  # ACL strings repeat: parse each distinct one once
         acls = [parsed[a] if a in parsed else parsed.setdefault(a, json.loads(a)) for a in cols[CATALOG_COLUMNS.index("acl") + 1]]
-        self.public = np.fromiter((not a for a in acls), dtype=bool, count=n)
         members: dict[str, list[int]] = defaultdict(list)
         for i, acl in enumerate(acls):
             for p in acl:
@@ -73,7 +74,7 @@ class Catalog:
         return m
 
     def _acl_mask(self, acl: Sequence[str]) -> np.ndarray:
-        m = self.public.copy()
+        m = np.zeros(self.size, dtype=bool)
         for p in set(acl):
             if p in self.members:
                 m[self.members[p]] = True

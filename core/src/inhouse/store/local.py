@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,13 @@ class LocalStore(Store):
             norms = np.linalg.norm(vecs, axis=1, keepdims=True)
             vecs = vecs / np.where(norms > 0, norms, 1)
         self._records.upsert(doc, chunks, vecs)
+
+    def set_access(self, doc_id: str, acl: Sequence[str], sensitivity: str) -> None:
+        """Give ``doc_id`` and its chunks this ACL and label (no re-embedding; visible to the next search)."""
+        if isinstance(acl, str):
+            raise IngestError(f"the ACL of {doc_id!r} must be a list of principals, not the string {acl!r}")
+        if not self._records.set_access(doc_id, tuple(acl), sensitivity):
+            raise IngestError(f"no stored document {doc_id!r} to set the access of")
 
     def delete(self, doc_ids: Sequence[str]) -> None:
         """Remove documents and their chunks in one durable transaction."""
@@ -228,6 +236,13 @@ class LocalStore(Store):
         if snap is not None and np.array_equal(snap.pks, catalog.pks):
             self.stats["loads"] += 1
             return State(snap, catalog, saved=True)
+        old = self._state
+        if old is not None and np.array_equal(old.snapshot.pks, catalog.pks):
+            # The same rows (keys are never reused): only ACLs or labels changed, so the
+            # texts and vectors are too; the snapshot carries over to this generation.
+            state = State(replace(old.snapshot, generation=gen), catalog)
+            self._save(state)
+            return state
         t0 = time.perf_counter()
         gen, rows, texts, blob = self._records.catalog(with_content=True)
         catalog = Catalog(gen, rows)

@@ -24,31 +24,40 @@ from inhouse.errors import ConfigError, IngestError
 from inhouse.plugins import DocumentRecord
 from inhouse.types import Chunk
 
-SCHEMA_VERSION = 2  # 2: documents.connector
+SCHEMA_VERSION = 3  # 2: documents.connector; 3: sensitivity, and an empty ACL means nobody
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS documents (
   id TEXT PRIMARY KEY, source TEXT NOT NULL, root TEXT NOT NULL, title TEXT NOT NULL,
   hash TEXT NOT NULL, modified REAL NOT NULL, acl TEXT NOT NULL DEFAULT '[]',
-  connector TEXT NOT NULL DEFAULT '');
+  connector TEXT NOT NULL DEFAULT '', sensitivity TEXT NOT NULL DEFAULT 'internal');
 CREATE INDEX IF NOT EXISTS documents_root ON documents(root);
 CREATE TABLE IF NOT EXISTS chunks (
   pk INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
   doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
   ordinal INTEGER NOT NULL, source TEXT NOT NULL, title TEXT NOT NULL, heading TEXT NOT NULL,
-  page INTEGER, acl TEXT NOT NULL, text TEXT NOT NULL, meta TEXT NOT NULL, vector BLOB NOT NULL);
+  page INTEGER, acl TEXT NOT NULL, text TEXT NOT NULL, meta TEXT NOT NULL, vector BLOB NOT NULL,
+  sensitivity TEXT NOT NULL DEFAULT 'internal');
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE INDEX IF NOT EXISTS chunks_catalog
   ON chunks(pk, id, doc_id, ordinal, source, title, heading, page, acl);
 """
 # Columns of the in-memory catalog, in SELECT order (after pk).
 CATALOG_COLUMNS = ("id", "doc_id", "ordinal", "source", "title", "heading", "page", "acl")
-_CHUNK_COLUMNS = "pk, id, doc_id, ordinal, source, title, heading, page, acl, text, meta"
+_CHUNK_COLUMNS = "pk, id, doc_id, ordinal, source, title, heading, page, acl, text, meta, sensitivity"
+_DOCUMENT_COLUMNS = "id, source, root, title, hash, modified, acl, connector, sensitivity"
+# Schema 3 upgrade: the label columns (tables created by this version already have them),
+# and ACLs stored empty when empty meant everyone now say so.
+_UPGRADE_3 = (
+    "UPDATE documents SET acl = '[\"*\"]' WHERE acl = '[]'",
+    "UPDATE chunks SET acl = '[\"*\"]' WHERE acl = '[]'",
+    "UPDATE meta SET value = 3 WHERE key = 'schema'",
+)
 
 
 def row_to_chunk(row: Sequence[Any]) -> Chunk:
     """Build a ``Chunk`` from a row selected as ``_CHUNK_COLUMNS``."""
-    _, cid, doc_id, ordinal, source, title, heading, page, acl, text, meta = row
+    _, cid, doc_id, ordinal, source, title, heading, page, acl, text, meta, sensitivity = row
     return Chunk(
         id=cid,
         doc_id=doc_id,
@@ -60,6 +69,7 @@ def row_to_chunk(row: Sequence[Any]) -> Chunk:
         acl=tuple(json.loads(acl)),
         ordinal=ordinal,
         meta=json.loads(meta),
+        sensitivity=sensitivity,
     )
 
 
@@ -80,12 +90,19 @@ class Records:
                 db.execute(stmt)
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
             db.execute("INSERT OR IGNORE INTO meta VALUES ('generation', 0)")
-            schema = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0]
-            if int(schema) == 1:  # an index written before documents remembered their connector
+            schema = int(db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0])
+            if schema == 1:  # an index written before documents remembered their connector
                 db.execute("ALTER TABLE documents ADD COLUMN connector TEXT NOT NULL DEFAULT ''")
                 db.execute("UPDATE meta SET value = 2 WHERE key = 'schema'")
                 schema = 2
-        if int(schema) > SCHEMA_VERSION:
+            if schema == 2:  # written when an empty ACL meant public: it becomes ["*"]
+                for table in ("documents", "chunks"):
+                    if "sensitivity" not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN sensitivity TEXT NOT NULL DEFAULT 'internal'")
+                for stmt in _UPGRADE_3:
+                    db.execute(stmt)
+                schema = 3
+        if schema > SCHEMA_VERSION:
             raise ConfigError(
                 f"The index at {path} was written by a newer inhouse (schema {schema}); "
                 "upgrade inhouse or re-ingest with `inhouse ingest --rebuild`."
@@ -173,22 +190,33 @@ class Records:
                 c.text,
                 json.dumps(c.meta, ensure_ascii=False),
                 b,
+                c.sensitivity,
             )
             for c, b in zip(chunks, blobs, strict=True)
         ]
         with self.write() as db:
             db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc.id,))
             db.execute(
-                "INSERT INTO documents (id, source, root, title, hash, modified, acl, connector) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-                "source=excluded.source, root=excluded.root, title=excluded.title, "
-                "hash=excluded.hash, modified=excluded.modified, acl=excluded.acl, connector=excluded.connector",
-                (doc.id, doc.source, doc.root, doc.title, doc.hash, doc.modified, json.dumps(list(doc.acl)), doc.connector),
+                f"INSERT INTO documents ({_DOCUMENT_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                "source=excluded.source, root=excluded.root, title=excluded.title, hash=excluded.hash, "
+                "modified=excluded.modified, acl=excluded.acl, connector=excluded.connector, sensitivity=excluded.sensitivity",
+                (
+                    doc.id,
+                    doc.source,
+                    doc.root,
+                    doc.title,
+                    doc.hash,
+                    doc.modified,
+                    json.dumps(list(doc.acl)),
+                    doc.connector,
+                    doc.sensitivity,
+                ),
             )
             try:
                 db.executemany(
                     "INSERT INTO chunks (id, doc_id, ordinal, source, title, heading, page, acl, "
-                    "text, meta, vector) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    "text, meta, vector, sensitivity) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     rows,
                 )
             except sqlite3.IntegrityError as e:
@@ -197,6 +225,19 @@ class Records:
                     "chunk ids must be unique across the index"
                 ) from e
             self._bump(db)
+
+    def set_access(self, doc_id: str, acl: Sequence[str], sensitivity: str) -> bool:
+        """Give a document and its chunks this ACL and label in one transaction (texts and
+        vectors untouched); False when no such document is stored."""
+        value = json.dumps(list(acl))
+        with self.write() as db:
+            found = db.execute(
+                "UPDATE documents SET acl = ?, sensitivity = ? WHERE id = ?", (value, sensitivity, doc_id)
+            ).rowcount
+            db.execute("UPDATE chunks SET acl = ?, sensitivity = ? WHERE doc_id = ?", (value, sensitivity, doc_id))
+            if found:
+                self._bump(db)
+        return bool(found)
 
     def delete(self, doc_ids: Sequence[str]) -> int:
         """Remove documents and their chunks in one transaction; returns documents removed."""
@@ -224,14 +265,14 @@ class Records:
 
     def documents(self, root: str | None = None, doc_id: str | None = None) -> dict[str, DocumentRecord]:
         """Stored documents (of one root, or the one with ``doc_id``, if given), by id."""
-        sql, args = "SELECT id, source, root, title, hash, modified, acl, connector FROM documents", ()
+        sql, args = f"SELECT {_DOCUMENT_COLUMNS} FROM documents", ()
         if root is not None:
             sql, args = sql + " WHERE root = ?", (root,)
         elif doc_id is not None:
             sql, args = sql + " WHERE id = ?", (doc_id,)
         with self.read() as db:
             rows = db.execute(sql, args).fetchall()
-        return {r[0]: DocumentRecord(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6])), r[7]) for r in rows}
+        return {r[0]: DocumentRecord(*r[:6], tuple(json.loads(r[6])), r[7], r[8]) for r in rows}
 
     def count(self) -> int:
         """Number of stored chunks."""

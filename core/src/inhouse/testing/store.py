@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inhouse.plugins import DocumentRecord, Store
+from inhouse.plugins import DocumentRecord, SearchMode, Store
 from inhouse.testing.common import PluginContract
 from inhouse.types import Chunk
 
@@ -18,10 +18,15 @@ def _vec(i: int) -> np.ndarray:
     return v
 
 
-def _doc(doc_id: str, texts: list[str], *, acl: tuple[str, ...] = (), source: str | None = None, axis: int = 0):
+def _doc(
+    doc_id: str, texts: list[str], *, acl: tuple[str, ...] = ("*",), source: str | None = None, axis: int = 0, label="internal"
+):
     source = source or f"{doc_id}.md"
-    record = DocumentRecord(doc_id, source, "/root", doc_id.title(), f"hash-{doc_id}-{len(texts)}", 0.0, acl)
-    chunks = [Chunk(f"{doc_id}-{i}", doc_id, source, doc_id.title(), t, acl=acl, ordinal=i) for i, t in enumerate(texts)]
+    record = DocumentRecord(doc_id, source, "/root", doc_id.title(), f"hash-{doc_id}-{len(texts)}", 0.0, acl, sensitivity=label)
+    chunks = [
+        Chunk(f"{doc_id}-{i}", doc_id, source, doc_id.title(), t, acl=acl, ordinal=i, sensitivity=label)
+        for i, t in enumerate(texts)
+    ]
     vectors = np.stack([_vec(axis + i) for i in range(len(texts))])
     return record, chunks, vectors
 
@@ -75,14 +80,70 @@ class StoreTests(PluginContract):
         assert store.documents()["alpha"].hash == record.hash
 
     def test_acl_filter_inside_search(self, store: Store) -> None:
-        """With ``acl`` given, return only chunks whose acl is empty or shares a principal —
+        """With ``acl`` given, return only chunks whose acl shares a principal with it —
         filter inside the search so k results still come back."""
-        store.upsert(*_doc("secret", ["salary bands table"], acl=("hr",), axis=0))
+        store.upsert(*_doc("secret", ["salary bands table"], acl=("group:hr",), axis=0))
         for i in range(6):
             store.upsert(*_doc(f"pub{i}", [f"salary question {i}"], axis=1))
-        visible = store.search(_vec(0), "salary", k=5, acl=["alice"])
+        visible = store.search(_vec(0), "salary", k=5, acl=["*", "user:alice"])
         assert len(visible) == 5 and all(h.chunk.doc_id != "secret" for h in visible)
-        assert store.search(_vec(0), "salary", k=1, acl=["hr"])[0].chunk.doc_id == "secret"
+        assert store.search(_vec(0), "salary", k=1, acl=["group:hr"])[0].chunk.doc_id == "secret"
+
+    @pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
+    def test_empty_acl_is_visible_to_nobody(self, store: Store, mode: SearchMode) -> None:
+        """An empty ACL means nobody (fail closed), whatever the caller's principals; only the
+        local caller (``acl=None``) sees it. ``*`` is an ordinary principal: public."""
+        store.upsert(*_doc("locked", ["vault combination"], acl=(), axis=0))
+        store.upsert(*_doc("open", ["vault opening hours"], acl=("*",), axis=1))
+        for who, expected in (
+            (["*"], ["open"]),
+            (["*", "user:alice", "group:hr"], ["open"]),
+            ([], []),
+            ([""], []),
+            (["user:alice"], []),
+        ):
+            assert [h.chunk.doc_id for h in store.search(_vec(0), "vault", k=5, acl=who, mode=mode)] == expected, who
+        assert {h.chunk.doc_id for h in store.search(_vec(0), "vault", k=5, acl=None, mode=mode)} == {"locked", "open"}
+
+    def test_group_principal(self, store: Store) -> None:
+        """A chunk for ``group:hr`` is found by a caller holding that principal, not by one
+        holding a user principal of the same name or another group."""
+        store.upsert(*_doc("pay", ["payroll calendar"], acl=("group:hr",), axis=0))
+        assert store.search(_vec(0), "payroll", k=3, acl=["*", "user:bob", "group:hr"])[0].chunk.doc_id == "pay"
+        for who in (["*", "user:hr"], ["*", "group:it"], ["hr"]):
+            assert store.search(_vec(0), "payroll", k=3, acl=who) == [], who
+
+    @pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
+    def test_k_permitted_results_under_heavy_forbidden_competition(self, store: Store, mode: SearchMode) -> None:
+        """Two hundred forbidden chunks match better than any permitted one: a caller still gets
+        exactly k permitted results, and none of the forbidden (enforced inside the search)."""
+        for i in range(200):
+            store.upsert(*_doc(f"forbidden{i}", ["quarterly bonus quarterly bonus pool"], acl=("group:exec",), axis=0))
+        for i in range(12):
+            store.upsert(*_doc(f"allowed{i}", [f"bonus note {i}"], acl=("*",) if i % 2 else ("user:bob",), axis=1 + i % 5))
+        hits = store.search(_vec(0), "quarterly bonus", k=10, acl=["*", "user:bob"], mode=mode)
+        assert len(hits) == 10 and all(h.chunk.doc_id.startswith("allowed") for h in hits)
+        assert all(
+            h.chunk.doc_id.startswith("forbidden") for h in store.search(_vec(0), "bonus", k=5, acl=["group:exec"], mode=mode)
+        )
+
+    def test_set_access_changes_visibility_without_new_vectors(self, store: Store) -> None:
+        """``set_access`` gives a document and its chunks a new ACL and label: the next search
+        honours it, the stored record shows it, texts and vectors stay as they were."""
+        store.upsert(*_doc("memo", ["merger code name", "second page"], acl=("*",), axis=0))
+        store.set_access("memo", ("group:board",), "restricted")
+        assert store.search(_vec(0), "merger", k=5, acl=["*", "user:eve"]) == []
+        hit = store.search(_vec(0), "merger", k=1, acl=["group:board"])[0]
+        assert hit.chunk.acl == ("group:board",) and hit.chunk.sensitivity == "restricted"
+        assert hit.dense == pytest.approx(1.0, abs=1e-4) and hit.chunk.text == "merger code name"
+        record = store.documents()["memo"]
+        assert record.acl == ("group:board",) and record.sensitivity == "restricted" and store.count() == 2
+
+    def test_sensitivity_is_kept(self, store: Store) -> None:
+        """The label given at upsert comes back on records and hits."""
+        store.upsert(*_doc("plan", ["launch plan"], label="confidential"))
+        assert store.documents()["plan"].sensitivity == "confidential"
+        assert store.search(_vec(0), "launch", k=1)[0].chunk.sensitivity == "confidential"
 
     def test_prefix_filter(self, store: Store) -> None:
         """``filters={"source": "hr/*"}`` keeps only sources under hr/."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import secrets
 import threading
 import time
 import warnings
@@ -189,8 +190,20 @@ class LocalChat(Provider):
     # -- prompting ---------------------------------------------------------------------------
 
     def _tokens(self, llama: Any, messages: list[dict[str, str]]) -> list[int]:
-        rendered = self._formatter(messages=messages)
-        return llama.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
+        """The chat template's tokens, with special tokens parsed only in the template's own
+        text: every message's content (documents, questions, history) is tokenized as plain
+        text, so ``<|im_start|>system`` inside a document cannot open a real turn."""
+        marks = [f"\ue000{secrets.token_hex(8)}\ue001" for _ in messages]
+        rendered = self._formatter(messages=[{**m, "content": mark} for m, mark in zip(messages, marks, strict=True)])
+        tokens: list[int] = []
+        rest = rendered.prompt
+        for message, mark in zip(messages, marks, strict=True):
+            before, found, rest = rest.partition(mark)
+            if not found:
+                raise ProviderError("The local model's chat template changed a message; cannot tokenize it safely.")
+            tokens += llama.tokenize(before.encode("utf-8"), add_bos=not tokens and not rendered.added_special, special=True)
+            tokens += llama.tokenize(message["content"].encode("utf-8"), add_bos=False, special=False)
+        return tokens + llama.tokenize(rest.encode("utf-8"), add_bos=not tokens and not rendered.added_special, special=True)
 
     def _fit(self, llama: Any, prompt: Prompt) -> list[int]:
         """Tokens of the rendered prompt, dropping the oldest turns when it overflows n_ctx."""

@@ -11,6 +11,7 @@ string with the fields ``{system}``, ``{history}`` (earlier turns as ``User: ...
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -50,6 +51,14 @@ FORMATS: dict[str, ChatFormat] = {
     "llama3": ChatFormat("<|start_header_id|>{role}<|end_header_id|>\n\n{text}<|eot_id|>", ("<|eot_id|>",)),
 }
 FIELDS = frozenset({"system", "history", "question"})
+_SPECIAL = re.compile(r"<(\||/?s>)")  # <|im_start|>, <|eot_id|>, <s>, </s>
+_ROLE_LINE = re.compile(r"^(\s*)(System|User|Assistant|Falcon)(\s*):", re.MULTILINE | re.IGNORECASE)
+
+
+def plain(text: str) -> str:
+    """``text`` that no chat format reads as markup: ``<|`` and ``<s>``/``</s>`` get a space
+    after ``<``, and a line opening with a role name and a colon gets a space before the colon."""
+    return _ROLE_LINE.sub(r"\1\2\3 :", _SPECIAL.sub(r"< \1", text))
 
 
 def check(template: str) -> str:
@@ -78,13 +87,15 @@ def render(template: str, prompt: Prompt) -> str:
     """The prompt string for ``prompt``: system message, every turn, then the opening of
     the model's reply (named formats), or the format string filled in."""
     chat = FORMATS.get(template)
+    system = plain(prompt.system)
+    messages = [{**turn, "content": plain(turn["content"])} for turn in prompt.messages]
     if chat is None:
-        turns = list(prompt.messages)
+        turns = messages
         question = turns.pop()["content"] if turns and turns[-1]["role"] == "user" else ""
         history = "\n".join(f"{'Assistant' if t['role'] == 'assistant' else 'User'}: {t['content']}" for t in turns)
-        return template.format(system=prompt.system, history=history, question=question)
-    parts = [chat.render("system", prompt.system)] if prompt.system else []
-    parts += [chat.render("assistant" if turn["role"] == "assistant" else "user", turn["content"]) for turn in prompt.messages]
+        return template.format(system=system, history=history, question=question)
+    parts = [chat.render("system", system)] if system else []
+    parts += [chat.render("assistant" if turn["role"] == "assistant" else "user", turn["content"]) for turn in messages]
     parts.append(chat.reply)
     return "".join(parts)
 

@@ -79,7 +79,10 @@ class ChatAnswer(NamedTuple):
     output_tokens: int
 
 
-_PASSAGE_ONE = re.compile(r"^\[1\][^\n]*\n(.+?)(?=^\[\d+\]|\Z)", re.MULTILINE | re.DOTALL)
+# Passage [1] as the pipeline quotes it (``<document index="1" ...>``), or numbered ``[1] (label)``.
+_PASSAGE_ONE = re.compile(
+    r'<document index="1"[^\n]*>\n(.+?)\n</document>|^\[1\][^\n]*\n(.+?)(?=^\[\d+\]|\Z)', re.MULTILINE | re.DOTALL
+)
 
 
 def words(text: str) -> int:
@@ -90,8 +93,9 @@ def words(text: str) -> int:
 def _default_reply(chat: ChatRequest) -> str:
     """First sentence of numbered passage [1] in the system prompt, cited; else an echo of the last user text."""
     passage = _PASSAGE_ONE.search(chat.system)
-    if passage and passage.group(1).strip():
-        flat = " ".join(passage.group(1).split())
+    text = (passage.group(1) or passage.group(2) or "") if passage else ""
+    if text.strip():
+        flat = " ".join(text.split())
         sentence = re.match(r".+?[.!?](?=\s|$)", flat)
         return f"{sentence.group(0) if sentence else flat} [1]"
     user_texts = [text for role, text in chat.messages if role == "user"]

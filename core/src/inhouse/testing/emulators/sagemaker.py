@@ -9,7 +9,8 @@ carrying TGI's 422 answer in ``OriginalStatusCode`` / ``OriginalMessage``. Reque
 land in ``invalid``.
 
 The model is the Bedrock emulator's grounded one (:func:`inhouse.testing.emulators.bedrock_models.answer_chat`: the first
-sentence of passage ``[1] (label)\\n<text>`` found in the prompt, cited ``[1]``; else an echo of the prompt),
+sentence of passage [1] (``<document index="1" ...>`` or ``[1] (label)``) found in the prompt, cited ``[1]``;
+else an echo of the prompt),
 one token per word, with TGI's habits: a matched stop sequence stays in the text, a finished answer ends
 with a special end-of-text token, and ``return_full_text`` (on unless sent false) prepends the prompt.
 

@@ -1,5 +1,6 @@
 """An extractive provider, packaged like any third party's: it quotes the context sentence
-that shares the most words with the question, with its ``[n]`` marker."""
+that shares the most words with the question, with its ``[n]`` marker. It reads the
+passages from ``Prompt.passages`` (the structured context), not from the prompt's text."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from collections.abc import Iterator
 from inhouse.plugins import PluginConfig, Prompt, Provider
 from inhouse.types import Usage
 
-_PASSAGE = re.compile(r"^\[(\d+)\] \([^)]*\)\n(.*?)(?=^\[\d+\] \(|\Z)", re.M | re.S)
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -27,11 +27,11 @@ class QuoteProvider(Provider):
         """Stream the quote word by word, then the usage."""
         question = set(_WORD.findall(prompt.messages[-1]["content"].lower()))
         best, best_n, best_score = "", 0, 0
-        for n, body in _PASSAGE.findall(prompt.system):
-            for sentence in re.split(r"(?<=[.!?])\s+", body.strip()):
+        for passage in prompt.passages:
+            for sentence in re.split(r"(?<=[.!?])\s+", passage.text.strip()):
                 score = len(question & set(_WORD.findall(sentence.lower())))
                 if score > best_score:
-                    best, best_n, best_score = sentence, int(n), score
+                    best, best_n, best_score = sentence, passage.n, score
         text = f"{self.config.prefix} {best} [{best_n}]" if best else "I could not find an answer to that in the documents."
         words = text.split(" ")
         for i, word in enumerate(words[: prompt.max_tokens]):
