@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from inhouse.testing.emulators.bedrock import BedrockEmulator
 from inhouse.testing.emulators.openai_server import OpenAIServer
 from support import EXAMPLES, write_config
-from ui_support import CHROMIUM, USERS, Server, password_users, serving, sign_in_page
+from ui_support import CHROMIUM, USERS, Server, password_users, serving, sign_in_client, sign_in_page
 
 SKIP_BROWSER = "INHOUSE_SKIP_BROWSER"
 TINY_FILES = {
@@ -71,7 +73,7 @@ def echo_model() -> Iterator[OpenAIServer]:
 
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory: pytest.TempPathFactory, echo_model: OpenAIServer) -> Iterator[Any]:
-    """A real assistant: ``TINY_FILES`` for everyone, ``PERSONAL`` ingested with ``acl = ["ana"]``."""
+    """A real assistant: ``TINY_FILES`` for everyone, ``PERSONAL`` ingested with ``acl = ["user:ana"]``."""
     from inhouse import Assistant
 
     folder = tmp_path_factory.mktemp("tiny")
@@ -93,7 +95,7 @@ default = ["echo"]
     # similarity, and with [retrieval] mode = "bm25" it abstains on every question (support ~0.06).
     config = write_config(folder, corpus, providers=providers)
     assistant = Assistant.from_config(config, home=folder / "home")
-    for report in (assistant.ingest(), assistant.ingest(personal, acl=["ana"])):
+    for report in (assistant.ingest(), assistant.ingest(personal, acl=["user:ana"])):
         assert not report.failed and not report.skipped, report
     yield assistant
     assistant.close()
@@ -185,3 +187,17 @@ def sign_in(browser: Any, server: Server) -> Iterator[Callable[..., Any]]:
     yield open_page
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def as_user(app: Any) -> Any:
+    """``as_user("ana")``: a TestClient of the test module's ``app`` (lifespan running: Gradio's
+    queue) signed in as ana."""
+    with ExitStack() as stack:
+
+        def client(user: str) -> TestClient:
+            c = stack.enter_context(TestClient(app))
+            assert sign_in_client(c, user, USERS[user]).status_code == 303
+            return c
+
+        yield client

@@ -1,6 +1,7 @@
-"""The chat page in a real browser: adding documents (personal and shared, and a file that
-cannot be read) and the image mode (the Bedrock emulator's image model). See conftest.py for
-the server and the browser; screenshots go to tests/artifacts/ui/.
+"""The chat page in a real browser: adding documents (personal, and a file that cannot be
+read), the page under its content security policy, and the image mode (the Bedrock
+emulator's image model). See conftest.py for the server and the browser; screenshots go to
+tests/artifacts/ui/.
 """
 
 from __future__ import annotations
@@ -59,18 +60,18 @@ def test_a_bad_upload_shows_its_reason(server: Server, sign_in: Callable[..., An
     good = tmp_path / "parking.md"
     good.write_text("# Parking\n\nVisitors park on level -2 of the Rotterdam garage.\n", encoding="utf-8")
     page = sign_in("cleo")
-    page.locator("#collection").get_by_label("Shared: everyone").check()
+    assert page.locator("#collection").get_by_label("Shared: everyone").count() == 0  # not a shared writer
     page.locator("#upload input[type=file]").set_input_files([str(broken), str(good)])
     report = page.locator("#upload-status .upload-report")
     report.wait_for(timeout=60_000)
     text = report.inner_text()
-    assert "parking.md — added" in text and "shared collection" in text
+    assert "parking.md — added" in text and "personal collection" in text
     assert "Could not add 1 file" in text
     bad = report.locator("li.bad").inner_text()
     assert bad.startswith("broken.pdf — ") and len(bad) > len("broken.pdf — ") + 5, bad
     shot(page, "bad-upload")
-    shared = server.assistant.home / "uploads" / "shared"
-    assert (shared / "parking.md").is_file() and not (shared / "broken.pdf").exists()
+    own = server.assistant.home / "uploads" / "users" / "cleo"
+    assert (own / "parking.md").is_file() and not (own / "broken.pdf").exists()
 
 
 def test_image_mode_shows_the_image(server: Server, sign_in: Callable[..., Any], aws_credentials: None) -> None:
@@ -90,3 +91,24 @@ def test_image_mode_shows_the_image(server: Server, sign_in: Callable[..., Any],
     shot(page, "image")
     other = sign_in("erin")  # an image is its owner's
     assert other.request.get(server.url + href).status == 404
+
+
+def test_the_page_works_under_its_content_security_policy(server: Server, sign_in: Callable[..., Any], tmp_path: Path) -> None:
+    """Finding 5: the policy the page now sends must not break Gradio's frontend: asking and
+    uploading work, the browser reports no violation, and nothing is fetched from elsewhere."""
+    page = sign_in("fay")
+    violations: list[str] = []
+    elsewhere: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on("request", lambda r: elsewhere.append(r.url) if not r.url.startswith((server.url, "data:", "blob:")) else None)
+    page.reload()
+    page.locator("#question textarea").wait_for()
+    answer = ask(page, "How many vacation days do I get?")
+    assert answer.locator("button.cite-chip").count() >= 1
+    doc = tmp_path / "csp-note.md"
+    doc.write_text("# Bike racks\n\nThe bike racks are behind the Rotterdam office.\n", encoding="utf-8")
+    page.locator("#upload input[type=file]").set_input_files([str(doc)])
+    report = page.locator("#upload-status .upload-report")
+    report.wait_for(timeout=60_000)
+    assert "csp-note.md — added" in report.inner_text()
+    assert violations == [] and elsewhere == []

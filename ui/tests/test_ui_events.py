@@ -6,14 +6,13 @@ every event is the one the session cookie names, whatever the request says besid
 from __future__ import annotations
 
 import json
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from ui_support import USERS, doc_id, password_users, run_event, sign_in_client, upload
+from ui_support import doc_id, password_users, run_event, upload
 
 pytestmark = [
     pytest.mark.model,  # MiniLM (once per session, for the tiny corpus)
@@ -24,23 +23,19 @@ MASCOT = b"# Office mascot\n\nThe office mascot is a zebra called Quillon.\n"
 
 @pytest.fixture(scope="module")
 def app(tiny: Any) -> Any:
-    """The page with passwords for ``USERS``; only ana may add to the shared collection."""
+    """The page with passwords for ``USERS``; the group ``hr`` may add to the shared collection."""
     from inhouse_ui.server import build_app
 
-    return build_app(tiny, {**password_users(), "shared_uploaders": ["ana"]})
+    return build_app(tiny, {**password_users(), "shared_writers": ["hr"]})
 
 
 @pytest.fixture
-def as_user(app: Any) -> Any:
-    """``as_user("ana")``: a TestClient (lifespan running: Gradio's queue) signed in as ana."""
-    with ExitStack() as stack:
+def groups(tiny: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``[users.ana] groups = ["hr"]`` and ``[users.bob] groups = ["sales"]`` for one test."""
+    from inhouse.config import UserSettings
 
-        def client(user: str) -> TestClient:
-            c = stack.enter_context(TestClient(app))
-            assert sign_in_client(c, user, USERS[user]).status_code == 303
-            return c
-
-        yield client
+    users = {"ana": UserSettings(groups=["hr"]), "bob": UserSettings(groups=["sales"])}
+    monkeypatch.setattr(tiny.settings.core, "users", users)
 
 
 def said(chat: list[dict[str, Any]], role: str) -> list[str]:
@@ -57,13 +52,13 @@ def test_a_personal_upload_is_ingested_for_its_owner_only(as_user: Any, tiny: An
     assert (tiny.home / "uploads" / "users" / "ana" / "mascot.md").read_bytes() == MASCOT
     assert not Path(sent["path"]).exists()  # Gradio's cached copy is not kept
     record = tiny.store.document(doc_id(tiny, "mascot.md"))
-    assert record.acl == ("ana",)
+    assert record.acl == ("user:ana",)
     original = ana.get(f"/files/{record.id}")
     assert original.status_code == 200 and original.content == MASCOT
     assert bob.get(f"/files/{record.id}").status_code == 404
 
 
-def test_only_shared_uploaders_add_to_the_shared_collection(as_user: Any, tiny: Any) -> None:
+def test_only_shared_writers_add_to_the_shared_collection(as_user: Any, tiny: Any, groups: None) -> None:
     ana, bob = as_user("ana"), as_user("bob")
     refused, _ = run_event(bob, "upload", "upload", [[upload(bob, "bob.md", b"# Bob\n\nBob's note.\n")], "shared"], "bob")
     assert "may not add documents to the shared collection" in refused
@@ -72,7 +67,7 @@ def test_only_shared_uploaders_add_to_the_shared_collection(as_user: Any, tiny: 
     report, _ = run_event(ana, "upload", "upload", [[upload(ana, "bike-shed.md", note)], "shared"], "ana-shared")
     assert "bike-shed.md</span> — added" in report and "the shared collection" in report
     record = tiny.store.document(doc_id(tiny, "bike-shed.md"))
-    assert record.acl == () and bob.get(f"/files/{record.id}").content == note
+    assert record.acl == ("*",) and bob.get(f"/files/{record.id}").content == note
 
 
 def test_a_question_runs_as_the_signed_in_user(as_user: Any, echo_model: Any) -> None:

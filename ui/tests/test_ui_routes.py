@@ -51,7 +51,7 @@ def test_a_readable_original_is_served_inline_with_its_type(as_user: Any, tiny: 
     assert response.headers["content-type"] == "text/markdown; charset=utf-8"
     assert response.headers["content-disposition"] == 'inline; filename="parking.md"'
     assert response.headers["x-content-type-options"] == "nosniff"
-    assert "content-security-policy" not in response.headers
+    assert not response.headers["content-security-policy"].startswith("sandbox")  # the page's policy, no sandbox
 
 
 def test_a_name_that_is_not_plain_ascii_is_encoded(as_user: Any, tiny: Any) -> None:
@@ -142,6 +142,18 @@ def test_health_needs_no_sign_in(app: Any) -> None:
     assert response.status_code == 200 and response.json() == {"status": "ok", "warm": False}
 
 
+def test_every_page_response_sends_a_content_security_policy(app: Any, as_user: Any) -> None:
+    """Finding 5: the page had no policy, so an image an answer named was fetched from anywhere."""
+    ana = as_user("ana")
+    for response in (ana.get("/"), ana.get("/config"), TestClient(app).get("/login")):
+        policy = response.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy, policy
+    policy = ana.get("/").headers["content-security-policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert directives["img-src"] == "'self' data: blob:" and directives["connect-src"] == "'self'"
+    assert directives["default-src"] == "'self'" and directives["object-src"] == "'none'"
+
+
 def test_gradio_assets_are_cached_for_a_year(tiny: Any) -> None:
     from inhouse_ui.server import build_app
 
@@ -152,7 +164,8 @@ def test_gradio_assets_are_cached_for_a_year(tiny: Any) -> None:
 
 
 def _router_app(name: str, data: bytes = b"<x/>") -> TestClient:
-    """An app with only the files routes, serving one document called ``name`` to anonymous."""
+    """An app with only the files routes, serving one document called ``name`` to ``reader``
+    (named by a trusted header, from a loopback client)."""
     from inhouse_ui import files
     from inhouse_ui.auth import Auth
     from inhouse_ui.settings import UISettings
@@ -160,14 +173,15 @@ def _router_app(name: str, data: bytes = b"<x/>") -> TestClient:
     record = DocumentRecord("doc1", f"folder/{name}", "/nowhere", "t", "h", 0.0)
 
     def open_document(document: str, user: str) -> tuple[DocumentRecord, bytes]:
-        """``Assistant.open_document``'s contract: one document, readable by anonymous."""
-        if document != "doc1" or user != "anonymous":
+        """``Assistant.open_document``'s contract: one document, readable by ``reader``."""
+        if document != "doc1" or user != "reader":
             raise AccessDenied("no such document")
         return record, data
 
     app = FastAPI()
-    app.include_router(files.router(open_document, Auth(UISettings(), Path("/nowhere")), files.Images()))
-    return TestClient(app)
+    auth = Auth(UISettings(trusted_header="X-User"), Path("/nowhere"))
+    app.include_router(files.router(open_document, auth, files.Images()))
+    return TestClient(app, client=("127.0.0.1", 50000), headers={"X-User": "reader"})
 
 
 @pytest.mark.parametrize(
@@ -185,7 +199,7 @@ def _router_app(name: str, data: bytes = b"<x/>") -> TestClient:
 def test_the_type_comes_from_the_file_name_and_active_types_are_sandboxed(name: str, mime: str, sandboxed: bool) -> None:
     response = _router_app(name).get("/files/doc1")
     assert response.status_code == 200 and response.headers["content-type"] == mime
-    assert ("content-security-policy" in response.headers) == sandboxed
+    assert response.headers.get("content-security-policy", "").startswith("sandbox;") == sandboxed
     assert response.headers["x-content-type-options"] == "nosniff"
 
 

@@ -6,13 +6,15 @@ anonymous user. Every cookie and header here is treated as hostile input.
 from __future__ import annotations
 
 import base64
+import re
 import stat
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from inhouse_ui.sessions import COOKIE, SECRET_FILE, Sessions, load_secret
+from inhouse.errors import ConfigError
+from inhouse_ui.sessions import COOKIE, SECRET_FILE, VISITOR_COOKIE, Sessions, load_secret
 from inhouse_ui.settings import UISettings
 from ui_support import USERS, doc_id, password_users, sign_in_client
 
@@ -216,7 +218,7 @@ def test_a_proxy_header_means_nothing_in_password_mode(client: TestClient, tiny:
 def test_a_trusted_header_names_the_user(tiny: Any) -> None:
     from inhouse_ui.server import build_app
 
-    client = TestClient(build_app(tiny, {"trusted_header": "X-Forwarded-User"}))
+    client = TestClient(build_app(tiny, {"trusted_header": "X-Forwarded-User"}), client=("127.0.0.1", 40000))
     private = f"/files/{doc_id(tiny, 'salary-ana.md')}"
     assert client.get("/").status_code == 401  # no header: nobody (Gradio's answer, as before)
     assert client.get(private).status_code == 401 and client.get("/config").status_code == 401
@@ -230,14 +232,81 @@ def test_a_trusted_header_names_the_user(tiny: Any) -> None:
     assert COOKIE not in response.cookies  # no password sign-in here
 
 
-def test_without_users_or_header_everyone_is_the_anonymous_user(tiny: Any) -> None:
+def test_the_header_counts_only_once_and_only_from_a_trusted_proxy(tiny: Any) -> None:
+    """Finding 7: any client that reached the server could name any user, and of a repeated
+    header the first copy won."""
     from inhouse_ui.server import build_app
 
-    client = TestClient(build_app(tiny, None))
-    page = client.get("/", follow_redirects=False)
-    assert page.status_code == 200 and '"username":"anonymous"' in page.text.replace(" ", "")
-    assert client.get(f"/files/{doc_id(tiny, 'parking.md')}").status_code == 200
-    assert client.get(f"/files/{doc_id(tiny, 'salary-ana.md')}").status_code == 404  # someone's personal document
+    private = f"/files/{doc_id(tiny, 'salary-ana.md')}"
+    ana = {"X-Forwarded-User": "ana"}
+    default = build_app(tiny, {"trusted_header": "X-Forwarded-User"})
+    direct = TestClient(default, client=("192.0.2.7", 40000))  # not a proxy: loopback only by default
+    assert direct.get(private, headers=ana).status_code == 401 and direct.get("/config", headers=ana).status_code == 401
+    proxied = build_app(tiny, {"trusted_header": "X-Forwarded-User", "trusted_proxies": ["10.1.0.0/16", "192.0.2.9"]})
+    for host, status in (("10.1.2.3", 200), ("192.0.2.9", 200), ("192.0.2.7", 401), ("127.0.0.1", 401)):
+        assert TestClient(proxied, client=(host, 40000)).get(private, headers=ana).status_code == status, host
+    twice = [("X-Forwarded-User", "ana"), ("X-Forwarded-User", "bob")]
+    loopback = TestClient(default, client=("127.0.0.1", 40000))
+    assert loopback.get(private, headers=twice).status_code == 401
+    assert loopback.get("/config", headers=twice).status_code == 401
+    with pytest.raises(ConfigError, match="trusted_proxies"):
+        UISettings.from_mapping({"trusted_header": "X-User", "trusted_proxies": ["proxy.example.com"]})
+
+
+def test_each_anonymous_visitor_has_their_own_signed_visitor_id(tiny: Any) -> None:
+    """Finding 7: in the anonymous mode every visitor shared one "personal" collection."""
+    from inhouse_ui.server import build_app
+
+    app = build_app(tiny, None)
+    first, second = TestClient(app), TestClient(app)
+    pages = [client.get("/", follow_redirects=False) for client in (first, second)]
+    names = [re.search(r'"username":"([^"]+)"', page.text.replace(" ", "")).group(1) for page in pages]
+    assert all(page.status_code == 200 for page in pages)
+    assert names[0].startswith("visitor-") and names[1].startswith("visitor-") and names[0] != names[1]
+    header = pages[0].headers["set-cookie"].lower()
+    assert VISITOR_COOKIE in header and "httponly" in header and "samesite=lax" in header
+    again = first.get("/", follow_redirects=False)  # the cookie keeps the visitor
+    assert f'"username":"{names[0]}"' in again.text.replace(" ", "") and "set-cookie" not in again.headers
+    assert first.get(f"/files/{doc_id(tiny, 'parking.md')}").status_code == 200
+    assert first.get(f"/files/{doc_id(tiny, 'salary-ana.md')}").status_code == 404  # someone's personal document
+    value = first.cookies[VISITOR_COOKIE]
+    forged = TestClient(app)
+    forged.cookies.set(VISITOR_COOKIE, value[:-2] + ("AA" if not value.endswith("AA") else "BB"))
+    page = forged.get("/", follow_redirects=False)
+    assert f'"username":"{names[0]}"' not in page.text.replace(" ", "")  # a forged id is a new visitor
+
+
+@pytest.mark.parametrize(
+    ("ui", "host", "warned"),
+    [
+        ({}, "0.0.0.0", "no sign-in"),
+        ({}, "::", "no sign-in"),
+        ({}, "127.0.0.1", None),
+        ({"trusted_header": "X-User"}, "10.0.0.4", "trusted_proxies"),
+        ({"trusted_header": "X-User", "trusted_proxies": ["10.0.0.5"]}, "10.0.0.4", None),
+        (password_users(), "0.0.0.0", None),
+    ],
+)
+def test_serving_beyond_this_machine_warns_of_what_is_open(ui: dict[str, Any], host: str, warned: str | None) -> None:
+    """Finding 7: ``serve --host 0.0.0.0`` warned of nothing."""
+    from inhouse_ui.server import exposure_warnings
+
+    warnings = exposure_warnings(UISettings.from_mapping(ui), host)
+    if warned is None:
+        assert warnings == []
+    else:
+        [warning] = warnings
+        assert host in warning and warned in warning and "[ui]" in warning
+
+
+def test_passwords_are_secret_in_the_settings() -> None:
+    """Finding 9: ``UIUser.password`` was a plain string, printed in reprs and errors."""
+    settings = UISettings.from_mapping({"users": [{"name": "ana", "password": "hunter2-secret"}]})
+    assert "hunter2-secret" not in repr(settings) and "hunter2-secret" not in str(settings.model_dump())
+    assert settings.passwords() == {"ana": "hunter2-secret"}
+    with pytest.raises(ConfigError) as error:
+        UISettings.from_mapping({"users": [{"name": "ana", "password": "hunter2-secret"}], "session_hours": 0})
+    assert "hunter2-secret" not in str(error.value)
 
 
 def test_a_name_that_is_not_ascii_signs_in(tiny: Any) -> None:
@@ -251,8 +320,6 @@ def test_a_name_that_is_not_ascii_signs_in(tiny: Any) -> None:
 
 
 def test_session_hours_must_be_positive() -> None:
-    from inhouse.errors import ConfigError
-
     assert UISettings.from_mapping({"session_hours": 1}).session_hours == 1
     with pytest.raises(ConfigError, match="session_hours"):
         UISettings.from_mapping({"session_hours": 0})

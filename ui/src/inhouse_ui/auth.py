@@ -1,5 +1,7 @@
 """Who is asking: the app's own password sign-in against ``[ui] users`` (a signed session
-cookie, see ``sessions``), a trusted reverse-proxy header, or (with neither) one anonymous user.
+cookie, see ``sessions``), a trusted reverse-proxy header, or (with neither) anonymous
+visitors, each with their own signed visitor cookie (``VisitorCookie``) and so their own
+personal collection and conversation.
 
 ``Auth.user_of_http(request)`` is the one place that names the user of a request, in every
 mode: the app's routes use it (``require``) and the Gradio page gets it as its
@@ -8,24 +10,30 @@ name is the principal passed to ``Assistant.stream(user=...)`` and checked again
 ACLs, so it is read from the request on every call, never from the page.
 
 ``trusted_header`` is only safe behind a reverse proxy that authenticates every request
-and sets (or strips) that header itself: anyone who reaches the server directly can send it.
+and sets (or strips) that header itself: the header is believed only from the addresses of
+``[ui] trusted_proxies`` (loopback by default) and only when it appears exactly once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
+from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from inhouse_ui.sessions import COOKIE, Sessions, load_secret
+from inhouse_ui.sessions import COOKIE, VISITOR_COOKIE, Sessions, Visitors, load_secret
 from inhouse_ui.settings import UISettings
 
-ANONYMOUS = "anonymous"
+VISITOR = "visitor-"  # the user name of an anonymous visitor: this, then their id
+VISITOR_DAYS = 365
 _NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
 _UNKNOWN = hashlib.sha256(b"\x00no such user").digest()
 
@@ -39,9 +47,10 @@ class Auth:
         self.mode: Literal["password", "header", "anonymous"] = (
             "password" if self.users else "header" if self.header else "anonymous"
         )
-        self.sessions = (
-            Sessions(load_secret(home), self.users, settings.session_hours * 3600) if self.mode == "password" else None
-        )
+        self.proxies = settings.proxies()
+        secret = load_secret(home) if self.mode != "header" else b""
+        self.sessions = Sessions(secret, self.users, settings.session_hours * 3600) if self.mode == "password" else None
+        self.visitors = Visitors(secret) if self.mode == "anonymous" else None
 
     def check_password(self, name: str, password: str) -> bool:
         """Whether ``password`` is ``name``'s, in constant time: digests of equal length are
@@ -55,13 +64,26 @@ class Auth:
         """The user of a request (the page's and the app's routes alike); None when nobody is
         signed in: no valid session cookie (password), no usable header (header)."""
         if self.mode == "anonymous":
-            return ANONYMOUS
+            assert self.visitors is not None
+            visitor = self.visitors.visitor(request.cookies.get(VISITOR_COOKIE))
+            return VISITOR + visitor if visitor else None
         if self.mode == "header":
             assert self.header is not None
-            value = (request.headers.get(self.header) or "").strip()
+            values = request.headers.getlist(self.header)
+            if len(values) != 1 or not self.from_proxy(request):  # a repeated header is a forgery
+                return None
+            value = values[0].strip()
             return value if _NAME.match(value) else None
         assert self.sessions is not None
         return self.sessions.user(request.cookies.get(COOKIE))
+
+    def from_proxy(self, request: HTTPConnection) -> bool:
+        """Whether the request comes straight from one of ``[ui] trusted_proxies``."""
+        try:
+            address = ipaddress.ip_address(request.client.host if request.client else "")
+        except ValueError:
+            return False
+        return any(address in network for network in self.proxies)
 
     def user(self, request: Any) -> str:
         """The user of a Gradio event (``gr.Request.username``, which Gradio fills in from
@@ -72,10 +94,46 @@ class Auth:
         return str(name)
 
     def session_key(self, request: Any) -> str:
-        """Whose conversation this is: the user, or (anonymous) the browser session."""
-        if self.mode == "anonymous":
-            return f"session:{getattr(request, 'session_hash', None) or 'none'}"
+        """Whose conversation this is: the user's (an anonymous visitor is a user of their own)."""
         return f"user:{self.user(request)}"
+
+
+class VisitorCookie:
+    """ASGI middleware of the anonymous mode: a request without a valid visitor cookie gets a
+    new one, both on the request (so this very request has its visitor) and on the response."""
+
+    def __init__(self, app: ASGIApp, auth: Auth):
+        self.app = app
+        self.visitors = auth.visitors
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.visitors is None:
+            await self.app(scope, receive, send)
+            return
+        if self.visitors.visitor(HTTPConnection(scope).cookies.get(VISITOR_COOKIE)) is not None:
+            await self.app(scope, receive, send)
+            return
+        value = self.visitors.issue()
+        cookies = [v.decode("latin-1") for k, v in scope["headers"] if k == b"cookie"] + [f"{VISITOR_COOKIE}={value}"]
+        headers = [(k, v) for k, v in scope["headers"] if k != b"cookie"] + [(b"cookie", "; ".join(cookies).encode("latin-1"))]
+        carrier = Response()
+        carrier.set_cookie(
+            VISITOR_COOKIE,
+            value,
+            max_age=VISITOR_DAYS * 86400,
+            path="/",
+            httponly=True,
+            samesite="lax",
+            secure=scope.get("scheme") == "https",
+        )
+        set_cookie = carrier.headers["set-cookie"]
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("set-cookie", set_cookie)
+            await send(message)
+
+        await self.app({**scope, "headers": headers}, receive, send_with_cookie)
 
 
 def require(auth: Auth) -> Callable[[HTTPConnection], str]:

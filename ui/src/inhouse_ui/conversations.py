@@ -78,10 +78,20 @@ class Conversations:
         with self._lock:
             self._data.pop(key, None)
 
-    def history(self, key: str) -> list[dict[str, str]]:
-        """The finished turns as ``[{"role", "content"}, ...]`` for ``Assistant.stream(history=...)``."""
-        out: list[dict[str, str]] = []
+    def history(self, key: str) -> list[dict[str, str | None]]:
+        """The finished turns as ``[{"role", "content", "residency"}, ...]`` for
+        ``Assistant.stream(history=...)``: each question and answer carries the residency of
+        that exchange (``route["history_residency"]``: where it was answered, or, when no model
+        answered, the most private residency its use case allows), so a private turn is never
+        sent to a less private provider. An exchange without one is kept out (unknown)."""
+        out: list[dict[str, str | None]] = []
         for turn in self.turns(key):
             if turn.answer is not None and turn.answer.route.get("use_case") != "image":
-                out += [{"role": "user", "content": turn.question}, {"role": "assistant", "content": turn.answer.text}]
+                residency = turn.answer.route.get("history_residency")
+                if residency is None:
+                    continue
+                out += [
+                    {"role": "user", "content": turn.question, "residency": residency},
+                    {"role": "assistant", "content": turn.answer.text, "residency": residency},
+                ]
         return out

@@ -11,10 +11,10 @@ import contextlib
 import logging
 import os
 import re
+import secrets
 import threading
 import time
 from collections.abc import Iterator
-from importlib import resources
 from typing import Any
 
 import gradio as gr
@@ -27,6 +27,7 @@ from inhouse_ui.conversations import Conversations, Turn
 from inhouse_ui.feedback import Feedback
 from inhouse_ui.files import Images
 from inhouse_ui.settings import UISettings
+from inhouse_ui.upload_guard import UploadRefused
 from inhouse_ui.uploads import PERSONAL, SHARED, Uploads
 
 log = logging.getLogger("inhouse_ui")
@@ -45,24 +46,9 @@ _CITE = re.compile(rf"^({render.CITED}|{render.RELATED})-(\d+)-(\d+)$")
 STREAM_EVERY_S = 0.03  # at most this often a streamed answer is re-sent (the first piece goes at once)
 
 
-def asset(name: str) -> str:
-    """A file of ``inhouse_ui/assets``."""
-    return resources.files("inhouse_ui").joinpath("assets", name).read_text(encoding="utf-8")
-
-
 def mode_choices(routing: dict[str, Any]) -> list[tuple[str, str]]:
     """Auto, then each of Generative, Reasoning, Multilingual, Image, Private that ``[routing]`` configures."""
     return [("Auto", AUTO)] + [(label, key) for key, label in MODES.items() if key in routing]
-
-
-def theme() -> gr.themes.Base:
-    """Gradio's default look, with system fonts (nothing fetched from the internet) and calmer colours."""
-    return gr.themes.Default(
-        primary_hue="blue",
-        neutral_hue="slate",
-        font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"],
-        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
-    )
 
 
 class Page:
@@ -84,7 +70,7 @@ class Page:
         self.auth = auth
         self.conversations = conversations or Conversations()
         self.feedback = feedback or Feedback(assistant.home / "feedback.sqlite3")
-        self.uploads = uploads or Uploads(assistant)
+        self.uploads = uploads or Uploads(assistant, workers=ui.upload_workers)
         self.images = images or Images()
         self.modes = mode_choices(assistant.settings.core.routing)
 
@@ -233,10 +219,10 @@ class Page:
         """The header with the user, their conversation so far, and the collections they may add to."""
         user, key = self._who(request)
         header = render.header_html(self.ui.title, user, self.auth.mode == "password")
-        out: list[Any] = [header, render.chat_messages(self.conversations.turns(key))]
+        out: list[Any] = [header, render.chat_messages(self.conversations.turns(key), self.ui.allowed_link_origins)]
         if self.ui.uploads:
             choices = [("Personal: only you", PERSONAL)]
-            if self.ui.may_share(user):
+            if self.may_share(user):
                 choices.append(("Shared: everyone", SHARED))
             out.append(gr.update(choices=choices, value=PERSONAL))
         return tuple(out)
@@ -258,7 +244,8 @@ class Page:
         turn = Turn(question, mode=use_mode)
         self.conversations.add(key, turn)
         turns = self.conversations.turns(key)
-        yield render.chat_messages(turns), ""
+        origins = self.ui.allowed_link_origins
+        yield render.chat_messages(turns, origins), ""
         last = 0.0
         try:
             for item in self.assistant.stream(question, user=user, history=history, mode=use_mode):
@@ -270,15 +257,15 @@ class Page:
                 now = time.perf_counter()
                 if now - last >= STREAM_EVERY_S and turn.partial.strip():
                     last = now
-                    yield render.chat_messages(turns), gr.skip()
-        except InhouseError as exc:
-            turn.error = str(exc)
-        except Exception as exc:
-            log.exception("answering %r failed", question)
-            turn.error = f"{type(exc).__name__}: {exc} (the server log has the details)"
+                    yield render.chat_messages(turns, origins), gr.skip()
+        except Exception as exc:  # the reader sees an error id; the log has the details (never the question)
+            error_id = secrets.token_hex(4)
+            log.error("answer %s for %s failed: %s: %s", error_id, user, type(exc).__name__, exc, exc_info=exc)
+            what = "the assistant could not answer" if isinstance(exc, InhouseError) else "the answer failed"
+            turn.error = f"{what} (error {error_id}; the server log has the details)"
         if turn.answer is None and not turn.error:
             turn.error = "the assistant stopped without an answer"
-        yield render.chat_messages(turns), gr.skip()
+        yield render.chat_messages(turns, origins), gr.skip()
 
     def open_citation(self, key: str, request: gr.Request) -> tuple[str, Any]:
         """The passage of source ``cite-TURN-N`` (or closest passage ``related-TURN-N``) of the
@@ -368,17 +355,30 @@ class Page:
             yield gr.skip(), gr.skip()
             return
         chosen = SHARED if collection == SHARED else PERSONAL
-        if chosen == SHARED and not self.ui.may_share(user):
+        if chosen == SHARED and not self.may_share(user):
             yield render.upload_message("You may not add documents to the shared collection.", bad=True), None
             return
         paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in files]
-        job = self.uploads.save(paths, user, chosen)
-        for path in paths:  # the page's copy in Gradio's cache is not needed any more
+        try:
+            job = self.uploads.save(paths, user, chosen)
+        except UploadRefused as exc:
+            yield render.upload_message(f"Not added: {exc}.", bad=True), None
+            return
+        for path in paths:  # the page's copy in Gradio's upload folder is not needed any more
             with contextlib.suppress(OSError):
                 os.unlink(path)
         while not job.finished.wait(0.25):
             yield render.upload_progress(job), gr.skip()
         yield render.upload_report(job), None
+
+    def may_share(self, user: str) -> bool:
+        """Whether ``user`` may add to (and so replace in) the shared collection: a member of a
+        group of ``[ui] shared_writers``, or the one local person when nobody is configured
+        (no ``[users]``, no sign-in)."""
+        directory = self.assistant.directory
+        if not directory.configured and self.auth.mode == "anonymous" and not self.ui.shared_writers:
+            return True
+        return not set(directory.groups(user)).isdisjoint(self.ui.shared_writers)
 
 
 def _warm_up(assistant: Any, mode: str | None) -> None:

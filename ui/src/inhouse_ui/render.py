@@ -5,7 +5,8 @@ Chat messages go through Gradio's sanitizer, which keeps ``class``, ``role`` and
 drops ``data-*`` and ``aria-*`` attributes: a source button carries its turn and number in a
 class (``cite-12-3``, or ``related-12-3`` for a closest passage offered with an abstention)
 that the page's script reads. Everything that is not model-written Markdown is escaped here,
-passages and abstentions included: documents are hostile text.
+passages and abstentions included: documents are hostile text. Model-written Markdown goes
+through ``safe_markdown`` (no remote images, no raw HTML, links only to allowed origins).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any
 
 from inhouse.types import NOT_FOUND, Answer, Citation
 from inhouse_ui.conversations import Turn
-from inhouse_ui.uploads import SHARED, Job
+from inhouse_ui.safe_markdown import safe_markdown
+from inhouse_ui.uploads import SHARED, FileResult, Job
 
 RESIDENCY = {
     "local": "runs on this server",
@@ -42,18 +44,19 @@ PANEL_EMPTY = (
 )
 
 
-def chat_messages(turns: Sequence[Turn]) -> list[dict[str, Any]]:
-    """The Chatbot value: a user message and (once something arrived) an answer per turn."""
+def chat_messages(turns: Sequence[Turn], origins: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The Chatbot value: a user message and (once something arrived) an answer per turn;
+    ``origins`` are the sites answers may link to besides this one."""
     out: list[dict[str, Any]] = []
     for turn in turns:
         out.append({"role": "user", "content": turn.question})
-        content = answer_content(turn)
+        content = answer_content(turn, origins)
         if content:
             out.append({"role": "assistant", "content": content})
     return out
 
 
-def answer_content(turn: Turn) -> str:
+def answer_content(turn: Turn, origins: Sequence[str] = ()) -> str:
     """The assistant message of a turn: the streamed text while it runs, then the full answer."""
     if turn.rendered is not None:
         return turn.rendered
@@ -61,13 +64,14 @@ def answer_content(turn: Turn) -> str:
         turn.rendered = f'<p class="error" role="alert">Something went wrong: {escape(turn.error)}</p>'
         return turn.rendered
     if turn.answer is None:
-        return turn.partial
-    turn.rendered = "\n\n".join(p for p in (answer_body(turn), sources_html(turn), meta_html(turn.answer)) if p)
+        return safe_markdown(turn.partial, origins)
+    body = answer_body(turn, origins)
+    turn.rendered = "\n\n".join(p for p in (body, sources_html(turn), meta_html(turn.answer)) if p)
     return turn.rendered
 
 
-def answer_body(turn: Turn) -> str:
-    """The answer's text (or the abstention), then its images."""
+def answer_body(turn: Turn, origins: Sequence[str] = ()) -> str:
+    """The answer's text (or the abstention), made safe to show, then its images."""
     answer = turn.answer
     assert answer is not None
     parts = []
@@ -82,7 +86,7 @@ def answer_body(turn: Turn) -> str:
         text = answer.text
         if text.count("```") % 2:  # close a code block the model left open, or it swallows the sources
             text += "\n```"
-        parts.append(text)
+        parts.append(safe_markdown(text, origins))
     for image_id in turn.images:
         alt = escape(f"Image for: {turn.question}"[:200], quote=True)
         parts.append(
@@ -285,10 +289,16 @@ def upload_report(job: Job) -> str:
         parts.append("</ul>")
     if bad:
         parts.append(f'<p class="bad">Could not add {len(bad)} file{"s" if len(bad) != 1 else ""}:</p><ul>')
-        parts += [f'<li class="bad"><span class="name">{escape(r.name)}</span> — {escape(r.reason)}</li>' for r in bad]
+        parts += [f'<li class="bad"><span class="name">{escape(r.name)}</span> — {escape(_why(r))}</li>' for r in bad]
         parts.append("</ul>")
     parts.append("</div>")
     return "".join(parts)
+
+
+def _why(result: FileResult) -> str:
+    """Why a file is not in the collection as uploaded (a failed replacement keeps the original)."""
+    reason = result.reason or "it could not be read"
+    return f"not replaced, the original is kept: {reason}" if result.status == "kept" else reason
 
 
 def feedback_note(question: str, verdict: str) -> str:

@@ -4,11 +4,15 @@
 
 Gradio is used through its public API only: the page gets the app's own user of each request
 through ``mount_gradio_app(auth_dependency=...)``, and nothing here changes process-wide
-settings (the page's Blocks pass ``analytics_enabled=False``).
+settings (the page's Blocks pass ``analytics_enabled=False``). Middleware around the app:
+``UploadGuard`` (events may name only files uploaded to Gradio's upload folder),
+``SecurityHeaders`` (a Content-Security-Policy on every response), and in the anonymous mode
+``VisitorCookie`` (each browser its own visitor).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import socket
@@ -20,12 +24,31 @@ from typing import Any
 import gradio as gr
 from fastapi import FastAPI, Response
 from gradio.route_utils import BUILD_PATH_LIB
+from starlette.datastructures import MutableHeaders
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inhouse_ui import api, files, signin
-from inhouse_ui.auth import Auth
-from inhouse_ui.page import Page, asset, theme
-from inhouse_ui.settings import UISettings
+from inhouse_ui.auth import Auth, VisitorCookie
+from inhouse_ui.look import asset, theme
+from inhouse_ui.page import Page
+from inhouse_ui.settings import LOOPBACK, UISettings
+from inhouse_ui.upload_guard import UploadGuard
+
+#: The page's policy: nothing from other sites (no remote images an answer could name), no
+#: framing. Gradio's frontend needs inline styles and scripts and 'unsafe-eval' (it does not start without it).
+CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; media-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
+    "worker-src 'self' blob:; frame-src 'none'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 
 def build_app(assistant: Any, settings: UISettings | dict[str, Any] | None = None) -> FastAPI:
@@ -52,6 +75,12 @@ def build_app(assistant: Any, settings: UISettings | dict[str, Any] | None = Non
     app.include_router(files.router(assistant.open_document, auth, page.images))
     app.include_router(api.router)
     blocks = page.build()
+    upload_folder = blocks.GRADIO_CACHE  # where Gradio's upload route writes: GRADIO_TEMP_DIR, else <tmp>/gradio
+    page.uploads.folder = upload_folder
+    app.add_middleware(UploadGuard, folder=upload_folder)
+    if auth.mode == "anonymous":
+        app.add_middleware(VisitorCookie, auth=auth)
+    app.add_middleware(SecurityHeaders)
     blocks.queue(default_concurrency_limit=ui.concurrency)
     max_mb = assistant.settings.core.ingest.max_file_mb
     gr.mount_gradio_app(
@@ -65,13 +94,60 @@ def build_app(assistant: Any, settings: UISettings | dict[str, Any] | None = Non
         mcp_server=False,
         ssr_mode=False,
         enable_monitoring=False,
-        show_error=True,
+        show_error=False,  # a gr.Error's message only: exceptions stay in the server log
         max_file_size=f"{int(max_mb * 1024)}kb",
         theme=theme(),
         css=asset("page.css"),
         head=f"<script>{asset('page.js')}</script>",
     )
     return app
+
+
+class SecurityHeaders:
+    """ASGI middleware: ``HEADERS`` on every response that does not set its own policy
+    (``/files`` sandboxes active originals, ``/login`` has a stricter one)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def exposure_warnings(ui: UISettings, host: str) -> list[str]:
+    """What is at risk when the page listens on ``host``: every sign-in mode but passwords is
+    for one machine or a trusted proxy, so a non-loopback address gets a warning for each."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if loopback or ui.users:
+        return []
+    if not ui.trusted_header:
+        return [
+            f"inhouse: warning: listening on {host} with no sign-in: anyone who can reach this address can ask "
+            "questions, read every shared document and add documents. Set [ui] users (passwords) or "
+            "[ui] trusted_header behind a reverse proxy."
+        ]
+    if ui.trusted_proxies == list(LOOPBACK):
+        return [
+            f"inhouse: warning: listening on {host} with [ui] trusted_header but [ui] trusted_proxies left at "
+            "loopback only: the header is believed only from this machine. Name your reverse proxy's address "
+            "in [ui] trusted_proxies, and let nothing but the proxy reach this port."
+        ]
+    return []
 
 
 class CachedAssets(StaticFiles):
@@ -119,7 +195,10 @@ def serve(config: Path | None, home: Path | None, host: str = "127.0.0.1", port:
     sock = _listen(host, port)  # fail before loading anything when the port is taken
     try:
         assistant = Assistant.from_config(config, home)
-        app = build_app(assistant, UISettings.from_config(assistant.settings))
+        ui = UISettings.from_config(assistant.settings)
+        for warning in exposure_warnings(ui, host):
+            print(warning, file=sys.stderr, flush=True)
+        app = build_app(assistant, ui)
 
         def warm() -> None:
             try:

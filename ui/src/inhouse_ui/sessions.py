@@ -114,3 +114,31 @@ class Sessions:
             return None
         now = self._clock()
         return user if now < int(expiry) <= now + self.lifetime_s + 60 else None
+
+
+VISITOR_COOKIE = "inhouse_visitor"
+_VISITOR = re.compile(r"^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$")
+_VISITOR_DOMAIN = b"inhouse-ui-visitor-v1"
+
+
+class Visitors:
+    """Signed visitor ids for the anonymous mode: each browser gets its own random id (its
+    personal collection and conversation), which nobody else can name without the secret."""
+
+    def __init__(self, secret: bytes):
+        self._secret = secret
+
+    def _signature(self, visitor: str) -> str:
+        return _b64(hmac.new(self._secret, _VISITOR_DOMAIN + b"\n" + visitor.encode("ascii"), hashlib.sha256).digest())
+
+    def issue(self) -> str:
+        """A cookie value naming a new random visitor."""
+        visitor = secrets.token_urlsafe(16)
+        return f"{visitor}.{self._signature(visitor)}"
+
+    def visitor(self, value: str | None) -> str | None:
+        """The visitor id a cookie value names, or None when it is missing, malformed or forged."""
+        match = _VISITOR.match(value or "")
+        if match is None or not hmac.compare_digest(self._signature(match.group(1)), match.group(2)):
+            return None
+        return match.group(1)

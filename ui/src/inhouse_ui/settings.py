@@ -5,31 +5,38 @@
 title = "inhouse"                                   # the page's title
 users = [{ name = "ana", password = { env = "ANA_PASSWORD" } }]   # sign-in with a password, or
 trusted_header = "X-Forwarded-User"                 # the user a reverse proxy puts in this header
+trusted_proxies = ["10.0.0.5", "10.1.0.0/16"]       # ... sent from these addresses only (default: loopback)
 session_hours = 12                                  # how long a password sign-in lasts
 uploads = true                                      # offer "Add documents"
-shared_uploaders = ["ana"]                          # who may add to the shared collection (omitted: everyone)
+shared_writers = ["hr", "it"]                       # groups ([users.NAME] groups) that may add to the shared collection
+allowed_link_origins = ["https://intranet.example.com"]  # answers may link there (and to this site)
 concurrency = 8                                     # questions answered at the same time
+upload_workers = 4                                  # collections ingesting at the same time
 ```
 
-With neither ``users`` nor ``trusted_header`` the page has one anonymous user.
+With neither ``users`` nor ``trusted_header`` each browser is its own anonymous visitor.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Any
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
 from inhouse.config import describe
 from inhouse.errors import ConfigError
 from inhouse.plugins import PluginConfig
+
+LOOPBACK = ("127.0.0.0/8", "::1")
 
 
 class UIUser(PluginConfig):
     """One sign-in (write the password as ``{ env = "NAME" }``)."""
 
     name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
-    password: str = Field(min_length=1)
+    password: SecretStr = Field(min_length=1)
 
 
 class UISettings(PluginConfig):
@@ -38,10 +45,31 @@ class UISettings(PluginConfig):
     title: str = "inhouse"
     users: list[UIUser] = Field(default_factory=list)
     trusted_header: str | None = None
+    trusted_proxies: list[str] = Field(default_factory=lambda: list(LOOPBACK))
     session_hours: float = Field(12.0, gt=0, le=24 * 90)
     uploads: bool = True
-    shared_uploaders: list[str] | None = None
+    shared_writers: list[str] = Field(default_factory=list)
+    allowed_link_origins: list[str] = Field(default_factory=list)
     concurrency: int = Field(8, ge=1)
+    upload_workers: int = Field(4, ge=1, le=64)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network (CIDR such as 10.0.0.0/8)") from None
+        return value
+
+    @field_validator("allowed_link_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", item):
+                raise ValueError(f"{item!r} is not an origin: write scheme and host, such as https://intranet.example.com")
+        return [item.lower() for item in value]
 
     @model_validator(mode="after")
     def _one_way_to_sign_in(self) -> UISettings:
@@ -69,8 +97,8 @@ class UISettings(PluginConfig):
 
     def passwords(self) -> dict[str, str]:
         """Each user's password, by name."""
-        return {u.name: u.password for u in self.users}
+        return {u.name: u.password.get_secret_value() for u in self.users}
 
-    def may_share(self, user: str) -> bool:
-        """Whether ``user`` may add documents to the shared collection."""
-        return self.shared_uploaders is None or user in self.shared_uploaders
+    def proxies(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """The networks a trusted header is accepted from."""
+        return [ipaddress.ip_network(item, strict=False) for item in self.trusted_proxies]

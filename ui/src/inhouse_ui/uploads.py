@@ -1,36 +1,51 @@
-"""Adding documents from the page: files dropped on it are saved to a collection folder and
-ingested in a background thread, one job at a time.
+"""Adding documents from the page: files dropped on it are copied into a collection folder and
+ingested in the background.
 
-- personal: ``<home>/uploads/users/<user>/``, ingested with ``acl = [user]`` (only they find it)
-- shared: ``<home>/uploads/shared/``, ``acl = []`` (everyone)
+- personal: ``<home>/uploads/users/<user>/``, ingested with ``acl = ["user:NAME"]`` (only the
+  owner reads, replaces or deletes them: nobody else can write to that folder);
+- shared: ``<home>/uploads/shared/``, ``acl = ["*"]`` (everyone reads; who may write is the
+  page's decision, ``[ui] shared_writers``).
 
 Each folder is one filesystem connector root, so ``/files/{doc_id}`` serves the originals and
-re-ingesting a folder skips what did not change. A file that cannot be ingested is reported
-with its reason and deleted, so it is not retried on every upload.
+re-ingesting a folder skips what did not change. A file replacing one of the same name is a
+staged replacement: the original is set aside (outside every collection folder) and put back
+if the new file cannot be ingested, so a failed replacement keeps the original and says why.
+A new file that cannot be ingested is reported with its reason and removed.
+
+Each collection folder has its own queue, and up to ``workers`` folders ingest at the same
+time: one slow file holds up its own collection only, never everyone's uploads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
-import queue
 import re
+import secrets
 import shutil
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from inhouse.access import PUBLIC, user_principal
+from inhouse_ui.upload_guard import open_upload
 
 Collection = Literal["personal", "shared"]
 PERSONAL: Collection = "personal"
 SHARED: Collection = "shared"
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+log = logging.getLogger("inhouse_ui")
 
 
 @dataclass
 class FileResult:
-    """What happened to one uploaded file: added, updated, unchanged, failed or skipped."""
+    """What happened to one uploaded file: added, updated, unchanged, failed, skipped or kept
+    (a replacement that failed: the original stays)."""
 
     name: str
     status: str
@@ -38,7 +53,7 @@ class FileResult:
 
     @property
     def ok(self) -> bool:
-        """Whether the file is in the collection now."""
+        """Whether the file as uploaded is in the collection now."""
         return self.status in ("added", "updated", "unchanged")
 
 
@@ -49,7 +64,8 @@ class Job:
     user: str
     collection: Collection
     names: list[str]
-    replaced: set[str] = field(default_factory=set)
+    replaced: dict[str, Path] = field(default_factory=dict)  # name -> the original, set aside
+    id: str = field(default_factory=lambda: secrets.token_hex(4))
     done: int = 0
     total: int | None = None  # files that changed (known once ingestion starts)
     current: str = ""
@@ -78,61 +94,94 @@ def safe_filename(name: str) -> str:
     return base[:180] or "upload"
 
 
+_PATHS = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][^\s\\/:'\"()]+){2,}[\\/]?|\b[a-z][a-z0-9+.-]*://[^\s'\"()]+", re.I)
+
+
+def public_reason(reason: str) -> str:
+    """An ingestion reason fit to show: server paths and addresses replaced by ``…``."""
+    return _PATHS.sub("…", reason)[:300]
+
+
 class Uploads:
-    """Collection folders and the ingestion worker of one assistant."""
+    """Collection folders and the ingestion queues of one assistant; the uploaded files are
+    read from Gradio's upload ``folder`` only (see ``upload_guard``)."""
 
-    def __init__(self, assistant: Any):
+    def __init__(self, assistant: Any, folder: str | os.PathLike[str] | None = None, workers: int = 4):
         self.assistant = assistant
+        self.folder = os.fspath(folder) if folder is not None else None  # set by build_app: Gradio's upload folder
         self.root = Path(assistant.home) / "uploads"
-        self._jobs: queue.Queue[Job] = queue.Queue()
-        self._worker: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(workers)
+        self._queues: dict[Path, deque[Job]] = {}
+        self._lock = threading.Lock()
 
-    def folder(self, user: str, collection: Collection) -> Path:
+    def collection_folder(self, user: str, collection: Collection) -> Path:
         """The folder of ``user``'s personal collection, or of the shared one."""
         folder = self.root / "shared" if collection == SHARED else self.root / "users" / safe_segment(user)
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def save(self, files: list[str | os.PathLike[str]], user: str, collection: Collection) -> Job:
-        """Copy the uploaded files into the collection folder and queue their ingestion."""
-        folder = self.folder(user, collection)
+    def save(self, files: list[str], user: str, collection: Collection) -> Job:
+        """Copy the uploaded files (paths in Gradio's upload folder; anything else raises
+        ``UploadRefused`` before a byte is read) into a staging folder and queue their ingestion."""
         job = Job(user=user, collection=collection, names=[])
-        for item in files:
-            src = Path(item)
-            name = safe_filename(src.name)
-            dest = folder / name
-            if dest.exists():
-                job.replaced.add(name)
-            partial = folder / f".{name}.part"  # hidden: a concurrent ingestion skips it
-            shutil.copyfile(src, partial)
-            os.replace(partial, dest)
-            if name not in job.names:
-                job.names.append(name)
-        self._submit(job)
+        staging = self.root / "staging" / job.id
+        descriptors: list[tuple[str, int]] = []
+        try:
+            for item in files:
+                descriptors.append((safe_filename(Path(str(item)).name), open_upload(item, self.folder or "")))
+            staging.mkdir(parents=True)
+            for name, fd in descriptors:
+                with open(fd, "rb", closefd=False) as src, open(staging / name, "wb") as out:
+                    shutil.copyfileobj(src, out)
+                if name not in job.names:
+                    job.names.append(name)
+        finally:
+            for _, fd in descriptors:
+                os.close(fd)
+        folder = self.collection_folder(user, collection)
+        with self._lock:
+            queue = self._queues.setdefault(folder, deque())
+            queue.append(job)
+            if len(queue) == 1:  # nobody drains this folder's queue yet
+                threading.Thread(target=self._drain, args=(folder,), daemon=True, name="inhouse-ui-uploads").start()
         return job
 
-    def _submit(self, job: Job) -> None:
-        with self._start_lock:
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(target=self._work, daemon=True, name="inhouse-ui-uploads")
-                self._worker.start()
-        self._jobs.put(job)
-
-    def _work(self) -> None:
+    def _drain(self, folder: Path) -> None:
+        """Run the jobs of one collection folder, oldest first, each in a free slot."""
         while True:
-            job = self._jobs.get()
+            with self._lock:
+                job = self._queues[folder][0]
             try:
-                self.run(job)
-            finally:
-                job.finished.set()
+                with self._slots:
+                    self.run(job, folder)
+            except Exception:  # never leave the page waiting
+                job.error = job.error or self._failure(job)
+            job.finished.set()
+            with self._lock:
+                self._queues[folder].popleft()
+                if not self._queues[folder]:
+                    del self._queues[folder]
+                    return
 
-    def run(self, job: Job) -> None:
-        """Ingest the job's collection folder and fill in ``job.results``."""
+    def _failure(self, job: Job) -> str:
+        log.exception("upload %s of %s failed", job.id, job.user)
+        return f"the files could not be added (error {job.id}; the server log has the details)"
+
+    def run(self, job: Job, folder: Path) -> None:
+        """Move the staged files into ``folder`` (originals set aside), ingest it, fill in
+        ``job.results``, and put back the original of every replacement that failed."""
         started = time.perf_counter()
-        folder = self.folder(job.user, job.collection)
-        acl = [job.user] if job.collection == PERSONAL else []
+        staging = self.root / "staging" / job.id
+        backups = self.root / "replaced" / job.id
+        acl = [user_principal(job.user)] if job.collection == PERSONAL else [PUBLIC]
         processed: set[str] = set()
+        for name in job.names:
+            if (folder / name).is_file():
+                backups.mkdir(parents=True, exist_ok=True)
+                os.replace(folder / name, backups / name)
+                job.replaced[name] = backups / name
+            os.replace(staging / name, folder / name)
+        shutil.rmtree(staging, ignore_errors=True)
 
         def progress(done: int, total: int, path: str) -> None:
             job.done, job.total, job.current = done, total, path
@@ -140,21 +189,29 @@ class Uploads:
 
         try:
             report = self._ingest(folder, acl, progress)
-        except Exception as exc:  # the page shows it; the files stay for the next try
-            job.error = str(exc) or type(exc).__name__
-            job.seconds = time.perf_counter() - started
-            return
-        bad = {item["path"]: ("failed", item["reason"]) for item in report.failed}
-        bad.update({item["path"]: ("skipped", item["reason"]) for item in report.skipped})
+        except Exception:
+            job.error = self._failure(job)
+            report = None
+        bad = {} if report is None else {item["path"]: ("failed", item["reason"]) for item in report.failed}
+        if report is not None:
+            bad.update({item["path"]: ("skipped", item["reason"]) for item in report.skipped})
         for name in job.names:
-            if name in bad:
-                status, reason = bad[name]
-                job.results.append(FileResult(name, status, reason))
-                (folder / name).unlink(missing_ok=True)
-            elif name not in processed:
-                job.results.append(FileResult(name, "unchanged"))
+            original = job.replaced.get(name)
+            if report is None or name in bad:
+                status, reason = bad.get(name, ("failed", ""))
+                if original is not None:  # the replacement failed: the original stays
+                    os.replace(original, folder / name)
+                    job.results.append(FileResult(name, "kept", public_reason(reason)))
+                else:
+                    (folder / name).unlink(missing_ok=True)
+                    job.results.append(FileResult(name, status, public_reason(reason)))
             else:
-                job.results.append(FileResult(name, "updated" if name in job.replaced else "added"))
+                if original is not None:
+                    original.unlink(missing_ok=True)
+                status = "unchanged" if name not in processed else "updated" if original is not None else "added"
+                job.results.append(FileResult(name, status))
+        with contextlib.suppress(OSError):
+            backups.rmdir()
         job.seconds = time.perf_counter() - started
 
     def _ingest(self, folder: Path, acl: list[str], progress: Any) -> Any:
