@@ -216,3 +216,33 @@ def test_importing_the_ui_changes_no_process_settings(app: Any) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=True)
     assert out.stdout.strip() == "[]"
     assert app.state.page.build().analytics_enabled is False  # Gradio is told through its parameter
+
+
+def test_the_audit_log_is_shown_to_admins_only_escaped_and_verified(tiny: Any, tmp_path: Path) -> None:
+    """``/admin/audit``: members of an ``[ui] admins`` group see the records and whether the
+    chain verifies (an edited record shows as broken); anyone else gets a plain 404."""
+    import json
+
+    from inhouse import Assistant
+    from inhouse_ui.server import build_app
+
+    users = '\n[users.ana]\ngroups = ["auditors"]\n[users.bob]\ngroups = ["staff"]\n'
+    (tmp_path / "plugins.toml").write_text(Path(tiny.settings.source).read_text(encoding="utf-8") + users, encoding="utf-8")
+    with Assistant.from_config(tmp_path / "plugins.toml", home=tmp_path / "home") as assistant:
+        assistant.ingest()
+        assistant.ask("Where do I park my bike?", user="<b>bob</b>")
+        app = build_app(assistant, {**password_users(), "admins": ["auditors"]})
+        ana, bob = TestClient(app), TestClient(app)
+        assert sign_in_client(ana, "ana", USERS["ana"]).status_code == 303
+        assert sign_in_client(bob, "bob", USERS["bob"]).status_code == 303
+        shown = ana.get("/admin/audit")
+        assert shown.status_code == 200 and "The chain verifies" in shown.text
+        assert "&lt;b&gt;bob&lt;/b&gt;" in shown.text and "<b>bob</b>" not in shown.text
+        assert "Where do I park" not in shown.text  # only the question's hash is kept
+        assert bob.get("/admin/audit").status_code == 404
+        assert TestClient(app).get("/admin/audit").status_code == 401
+        log = tmp_path / "home" / "audit.jsonl"
+        lines = log.read_text(encoding="utf-8").splitlines()
+        edited = {**json.loads(lines[0]), "user": "someone else"}
+        log.write_text("\n".join([json.dumps(edited), *lines[1:]]) + "\n", encoding="utf-8")
+        assert "The chain is broken" in ana.get("/admin/audit").text

@@ -28,7 +28,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from inhouse_ui import api, files, signin
+from inhouse_ui import admin, api, files, signin
 from inhouse_ui.auth import Auth, VisitorCookie
 from inhouse_ui.look import asset, theme
 from inhouse_ui.page import Page
@@ -73,6 +73,7 @@ def build_app(assistant: Any, settings: UISettings | dict[str, Any] | None = Non
         app.include_router(signin.router(auth, ui.title))
         app.add_middleware(signin.SignInRedirect, auth=auth)
     app.include_router(files.router(assistant.open_document, auth, page.images))
+    app.include_router(admin.router(assistant, auth, ui.admins))
     app.include_router(api.router)
     blocks = page.build()
     upload_folder = blocks.GRADIO_CACHE  # where Gradio's upload route writes: GRADIO_TEMP_DIR, else <tmp>/gradio

@@ -49,6 +49,7 @@ class UISettings(PluginConfig):
     session_hours: float = Field(12.0, gt=0, le=24 * 90)
     uploads: bool = True
     shared_writers: list[str] = Field(default_factory=list)
+    admins: list[str] = Field(default_factory=list)  # groups ([users.NAME] groups) that may read the audit log
     allowed_link_origins: list[str] = Field(default_factory=list)
     concurrency: int = Field(8, ge=1)
     upload_workers: int = Field(4, ge=1, le=64)

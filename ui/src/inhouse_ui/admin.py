@@ -1,0 +1,78 @@
+"""The admin view of the audit log: ``GET /admin/audit`` (``?user=``, ``?since=`` days,
+``?limit=``), readable by members of a group in ``[ui] admins`` only; anyone else gets the
+same plain 404 as an unknown page, so the route says nothing about itself.
+
+It shows whether the hash chain verifies (and where it breaks), then the newest records:
+when, kind, user, use case or profile, residency, provider or model, the documents cited or
+the chunks and bytes sent, and the redactions. Every value is escaped: records hold user
+names and document paths, which are hostile text.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from html import escape
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi.responses import HTMLResponse
+
+from inhouse_ui.auth import Auth, require
+from inhouse_ui.signin import PAGE_HEADERS, STYLE
+
+TABLE_STYLE = (
+    "main{width:min(72rem,96vw)}table{border-collapse:collapse;width:100%;font-size:.85rem}"
+    "th,td{border-bottom:1px solid #e2e8f0;padding:.3rem .4rem;text-align:left;vertical-align:top}"
+    ".ok{color:#15803d;font-weight:600}"
+)
+
+
+def router(assistant: Any, auth: Auth, admins: list[str]) -> APIRouter:
+    """The route, for ``assistant`` (its ``audit`` log and ``directory`` of groups)."""
+    routes = APIRouter()
+    signed_in = require(auth)
+
+    @routes.get("/admin/audit", include_in_schema=False)
+    def audit_view(
+        user: str | None = None, since: float | None = None, limit: int = 200, who: str = Depends(signed_in)
+    ) -> HTMLResponse:
+        """The audit log for an admin; 404 for everyone else."""
+        log = assistant.audit
+        if log is None or not admins or not set(assistant.directory.groups(who)) & set(admins):
+            raise HTTPException(404, "not found")
+        check = log.verify()
+        after = time.time() - since * 86400 if since is not None and since > 0 else None
+        records = log.records(user=user or None, since=after)[-max(1, min(limit, 2000)) :]
+        verdict = (
+            f'<p class="ok">The chain verifies: {check.records} records, head {escape(check.head[:16])}…</p>'
+            if check.ok
+            else f'<p class="error">The chain is broken: {escape(check.problem)}</p>'
+        )
+        rows = "".join(_row(record) for record in reversed(records))
+        body = (
+            f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Audit log</title>"
+            f"<style>{STYLE}{TABLE_STYLE}</style></head><body><main><h1>Audit log</h1>{verdict}"
+            "<table><thead><tr><th>when (UTC)</th><th>kind</th><th>user</th><th>use case / profile</th>"
+            "<th>residency</th><th>provider / model</th><th>what</th><th>redactions</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></main></body></html>"
+        )
+        return HTMLResponse(body, headers=PAGE_HEADERS)
+
+    return routes
+
+
+def _row(record: dict[str, Any]) -> str:
+    """One record as a table row, every value escaped."""
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(record.get("ts", 0))))
+    if record.get("kind") == "question":
+        where, who_answered = record.get("use_case", ""), record.get("provider", "")
+        what = "cited " + (", ".join(str(c.get("source", "")) for c in record.get("cited", [])) or "nothing")
+    else:
+        where, who_answered = record.get("profile", ""), record.get("model", "")
+        what = f"{len(record.get('chunk_ids') or [])} chunks, {record.get('bytes_sent', 0)} bytes"
+    cells = [
+        when, record.get("kind", ""), record.get("user", ""), where, record.get("residency", ""), who_answered, what,
+        json.dumps(record.get("redactions") or {}, sort_keys=True) if record.get("redactions") else "",
+    ]  # fmt: skip
+    return "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>"
