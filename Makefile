@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 HOME_DIR ?= .inhouse
 
-.PHONY: setup run test bench lint clean
+.PHONY: setup run test bench bench-security lint clean
 
 # Every distribution of the monorepo, installed from its own folder (editable).
 MEMBERS := core connectors/filesystem providers/aws providers/local providers/bedrock providers/selfhosted providers/gpu ui
@@ -41,6 +41,12 @@ bench: setup ## retrieval and answer quality, speed; prints tables, writes bench
 	$(PY) bench/clapnq.py
 	$(PY) bench/bedrock.py
 	$(PY) bench/gpu_check.py
+
+bench-security: setup ## ACL probes, residency policy, PII redaction, prompt injection; writes bench/results/*.json
+	$(PY) bench/security.py
+	$(PY) bench/security_policy.py
+	$(PY) bench/pii.py
+	$(PY) bench/injection.py
 
 lint: setup
 	$(VENV)/bin/ruff check .
