@@ -13,7 +13,7 @@ HOME_DIR ?= .inhouse
 .PHONY: setup run test bench bench-security lint clean
 
 # Every distribution of the monorepo, installed from its own folder (editable).
-MEMBERS := core connectors/filesystem providers/aws providers/local providers/bedrock providers/selfhosted providers/gpu ui
+MEMBERS := core connectors/filesystem providers/aws connectors/s3 connectors/web connectors/confluence connectors/sharepoint providers/local providers/bedrock providers/selfhosted providers/gpu ui
 
 $(VENV)/.installed: $(addsuffix /pyproject.toml,$(MEMBERS)) requirements-dev.txt
 	python3 -m venv $(VENV)

@@ -40,6 +40,10 @@ PUBLIC = {
 #: Distribution folder -> its import package and the kits it may use besides the core.
 DISTRIBUTIONS = {
     "connectors/filesystem": ("inhouse_filesystem", set()),
+    "connectors/s3": ("inhouse_s3", {"inhouse_aws"}),
+    "connectors/web": ("inhouse_web", set()),
+    "connectors/confluence": ("inhouse_confluence", set()),
+    "connectors/sharepoint": ("inhouse_sharepoint", set()),
     "providers/aws": ("inhouse_aws", set()),
     "providers/bedrock": ("inhouse_bedrock", {"inhouse_aws"}),
     "providers/gpu": ("inhouse_gpu", {"inhouse_aws"}),
@@ -50,6 +54,10 @@ DISTRIBUTIONS = {
 }
 BUILTINS = {
     ("inhouse.connectors", "filesystem"): ("inhouse-filesystem", "connectors/filesystem"),
+    ("inhouse.connectors", "s3"): ("inhouse-s3", "connectors/s3"),
+    ("inhouse.connectors", "web"): ("inhouse-web", "connectors/web"),
+    ("inhouse.connectors", "confluence"): ("inhouse-confluence", "connectors/confluence"),
+    ("inhouse.connectors", "sharepoint"): ("inhouse-sharepoint", "connectors/sharepoint"),
     ("inhouse.embedders", "minilm"): ("inhouse-local", "providers/local"),
     ("inhouse.providers", "local"): ("inhouse-local", "providers/local"),
     ("inhouse.providers", "bedrock"): ("inhouse-bedrock", "providers/bedrock"),
