@@ -11,15 +11,24 @@ from inhouse.types import Answer, Chunk, Citation, Hit, IngestReport, Source, Us
 
 if TYPE_CHECKING:
     from inhouse.assistant import Assistant
+    from inhouse.scheduler import SyncScheduler
+    from inhouse.sync import SyncLog, SyncRecord
+
+_LAZY = {
+    "Assistant": "inhouse.assistant",
+    "SyncLog": "inhouse.sync",
+    "SyncRecord": "inhouse.sync",
+    "SyncScheduler": "inhouse.scheduler",
+}
 
 
 def __getattr__(name: str) -> object:
     # Imported on first use, so a plugin importing ``inhouse.plugins`` does not load the
     # whole pipeline (parsers, ingestion, rich) with it.
-    if name == "Assistant":
-        from inhouse.assistant import Assistant
+    if name in _LAZY:
+        import importlib
 
-        return Assistant
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'inhouse' has no attribute {name!r}")
 
 
@@ -37,5 +46,8 @@ __all__ = [
     "PluginError",
     "ProviderError",
     "Source",
+    "SyncLog",
+    "SyncRecord",
+    "SyncScheduler",
     "Usage",
 ]

@@ -143,11 +143,11 @@ class Assistant:
             self.store.check_embedder(embedder.model_id, dimension or embedder.dimension)
             self._embedder_checked = True
 
-    def connectors(self) -> list[Connector]:
-        """The connectors of the configuration's ``[connectors.NAME]`` tables."""
-        tables = self.settings.connectors.items()
+    def connectors(self, names: Sequence[str] | None = None) -> list[Connector]:
+        """The connectors of the configuration's ``[connectors.NAME]`` tables (those of ``names`` only, when given)."""
+        tables = [(name, spec) for name, spec in self.settings.connectors.items() if names is None or name in names]
         built = [self._remember(self._build("connectors", spec, f"connectors.{name}")) for name, spec in tables]
-        self._configured_built = True
+        self._configured_built = self._configured_built or names is None
         return built
 
     def _remember(self, connector: Connector) -> Connector:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -99,6 +100,9 @@ class IngestSettings(_Section):
     parse_timeout_s: float = Field(60, gt=0, description="wall-clock seconds per file")
     parse_memory_mb: int = Field(1024, ge=64, description="memory one file's parsing may use, above the worker's own")
     max_text_mb: float = Field(20, gt=0, description="text one file may yield")
+    # A connector's open() that fails with IngestError(retryable=True) is tried this often in all.
+    open_attempts: int = Field(3, ge=1, le=10, description="tries per item when a connector says retrying may help")
+    open_backoff_s: float = Field(1.0, ge=0, description="retry n waits up to this * 2**(n-1) seconds, jittered")
 
 
 Label = Literal["public", "internal", "confidential", "restricted"]
@@ -202,6 +206,8 @@ class Settings:
     store: dict[str, Any]
     connectors: dict[str, dict[str, Any]] = field(default_factory=dict)
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Seconds between background syncs, by connector (``schedule`` of [connectors.NAME]).
+    schedules: dict[str, float] = field(default_factory=dict)
     core: CoreSettings = field(default_factory=CoreSettings)
     # Top-level tables another distribution owns (``[ui]``: inhouse-ui), kept raw: the owner,
     # named by its ``inhouse.settings`` entry point, validates its table when it reads it.
@@ -269,6 +275,12 @@ def parse(text: str, source: str, base_dir: Path) -> Settings:
         if not isinstance(table, dict):
             raise ConfigError(f"{source}: {key} must be a table of [{key}.NAME] tables")
         plugin_specs[key] = {name: _spec(spec, f"{key}.{name}", source) for name, spec in table.items()}
+    # ``schedule`` is the core's key of every connector table: taken out before the plugin validates its own.
+    schedules = {
+        name: _schedule(spec.pop("schedule"), f"connectors.{name}.schedule", source)
+        for name, spec in plugin_specs["connectors"].items()
+        if "schedule" in spec
+    }
     tables = _owned_tables(data, source)
     try:
         core = CoreSettings.model_validate(data)
@@ -282,7 +294,30 @@ def parse(text: str, source: str, base_dir: Path) -> Settings:
                     f"{source}: routing.{use_case} names provider profile '{profile}', "
                     f"but there is no [providers.{profile}] table (defined: {known})"
                 )
-    return Settings(source=source, base_dir=base_dir, core=core, tables=tables, **plugin_specs)
+    return Settings(source=source, base_dir=base_dir, core=core, tables=tables, schedules=schedules, **plugin_specs)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_seconds(text: str) -> float | None:
+    """``30s``, ``15m``, ``2h``, ``7d`` (a whole number and a unit) in seconds; None when ``text``
+    is not such a duration."""
+    match = re.fullmatch(r"(\d+)([smhd])", text.strip())
+    return int(match.group(1)) * _UNITS[match.group(2)] if match else None
+
+
+def duration_text(seconds: float) -> str:
+    """``seconds`` as ``duration_seconds`` reads it, in the largest whole unit (900 → ``15m``)."""
+    unit = next(u for u in ("d", "h", "m", "s") if seconds % _UNITS[u] == 0 or u == "s")
+    return f"{seconds / _UNITS[unit]:g}{unit}"
+
+
+def _schedule(value: Any, where: str, source: str) -> float:
+    seconds = duration_seconds(value) if isinstance(value, str) else None
+    if not seconds:
+        raise ConfigError(f'{source}: {where} must be a duration like "30s", "15m", "2h" or "1d", not {value!r}')
+    return float(seconds)
 
 
 def _owned_tables(data: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:

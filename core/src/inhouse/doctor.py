@@ -112,6 +112,7 @@ def run_checks(config: Path | None, home: Path | None) -> list[Check]:
         except Exception as exc:  # doctor reports, never crashes
             checks.append(Check(where, False, f"{type(exc).__name__}: {exc}"))
     checks.append(_access_check(settings, home_dir))
+    checks += sync_checks(settings, home_dir)
     checks += _table_checks(settings)
     omp = os.environ.get("OMP_WAIT_POLICY", "")
     checks.append(Check("OMP_WAIT_POLICY", True, omp or "unset (the local plugins default it to PASSIVE when they load)"))
@@ -138,6 +139,27 @@ def _access_check(settings: config_mod.Settings, home: Path) -> Check:
     public = sum(1 for r in records if access.PUBLIC in r.acl)
     nobody = sum(1 for r in records if not r.acl)
     return Check("access", True, f"{detail}; stored: {len(records)} documents, {public} public, {nobody} visible to nobody")
+
+
+def sync_checks(settings: config_mod.Settings, home: Path) -> list[Check]:
+    """Each configured connector's last sync (``inhouse sync`` or the server's schedule): a
+    sync that failed as a whole fails its check; items that failed are counted."""
+    from inhouse.sync import SyncLog
+
+    try:
+        records = SyncLog(home).records()
+    except Exception as exc:  # doctor reports, never crashes
+        return [Check("sync", False, f"{home / 'sync.sqlite3'}: {exc}")]
+    checks = []
+    for name in settings.connectors:
+        every = settings.schedules.get(name)
+        schedule = (
+            f"every {config_mod.duration_text(every)} while `inhouse serve` runs" if every else "no schedule: `inhouse sync`"
+        )
+        record = records.get(name)
+        summary = record.summary() if record else "never synced"
+        checks.append(Check(f"connectors.{name} sync", record is None or record.state != "failed", f"{summary} ({schedule})"))
+    return checks
 
 
 def _table_checks(settings: config_mod.Settings) -> list[Check]:

@@ -31,7 +31,16 @@ class ProviderError(InhouseError):
 
 
 class IngestError(InhouseError):
-    """A source could not be ingested; the message is the reason shown in the report."""
+    """A source could not be ingested; the message is the reason shown in the report.
+
+    A connector raises it with ``retryable=True`` from ``open`` for a failure that may pass
+    (a timeout, HTTP 429 or 5xx, a dropped connection): the ingester then tries that item
+    again, ``[ingest] open_attempts`` times in all with backoff, before reporting it failed.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False):
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class AccessDenied(InhouseError):

@@ -32,6 +32,7 @@ from inhouse.errors import IngestError
 from inhouse.parsing import UnsupportedType
 from inhouse.parsing.sandbox import parse_sandboxed
 from inhouse.plugins import Connector, DocumentRecord, Embedder, Store
+from inhouse.providerkit.retry import Backoff, call_with_retries
 from inhouse.types import Chunk, IngestReport, Source
 
 ProgressCallback = Callable[[int, int, str], None]
@@ -58,6 +59,8 @@ class Ingester:
         self.rules = rules
         self.may_embed = may_embed  # whether the embedder may receive text of this label ([policy])
         self.chunker = Chunker(settings.chunk_size, settings.chunk_overlap)
+        self.backoff = Backoff(settings.open_backoff_s, cap=30.0)
+        self.retried = 0  # open() calls tried again (counted in the parsing thread)
 
     def run(
         self,
@@ -73,6 +76,7 @@ class Ingester:
             for connector in connectors:
                 self._one(connector, report, bar, on_progress)
         self.store.flush()
+        report.retried = self.retried
         report.seconds = time.perf_counter() - started
         return report
 
@@ -155,7 +159,7 @@ class Ingester:
                 raise IngestError(
                     f"file is {src.size / 1048576:.1f} MB, over the {self.settings.max_file_mb:g} MB limit ([ingest] max_file_mb)"
                 )
-            doc = parse_sandboxed(connector.open(src.path), src.path, src.media_type, self.settings)
+            doc = parse_sandboxed(self._open(connector, src.path), src.path, src.media_type, self.settings)
             assert src.acl is not None and src.sensitivity is not None  # set by _resolve
             chunks = self.chunker.split(doc, doc_id=src.id, source=src.path, acl=src.acl)
             if not chunks:
@@ -174,6 +178,24 @@ class Ingester:
             src.id, src.path, src.root, doc.title, src.hash, src.modified, src.acl, connector.use, src.sensitivity
         )
         return _Parsed(src, record, chunks, status)
+
+    def _open(self, connector: Connector, path: str) -> bytes:
+        """``connector.open(path)``, tried again after a backoff while it fails with an
+        ``IngestError(retryable=True)``, ``[ingest] open_attempts`` tries in all."""
+        tries = 0
+
+        def once() -> bytes:
+            nonlocal tries
+            tries += 1
+            self.retried += tries > 1
+            return connector.open(path)
+
+        try:
+            return call_with_retries(once, _retryable, self.settings.open_attempts, self.backoff)
+        except IngestError as exc:
+            if tries > 1:
+                raise IngestError(f"{exc} (tried {tries} times)") from exc
+            raise
 
     def _commit(self, batch: list[_Parsed], report: IngestReport) -> None:
         if not batch:
@@ -224,6 +246,11 @@ def path_connectors(
 
 def _holds(connector: Connector, path: Path) -> bool:
     return connector.use == PATH_CONNECTOR and path.is_relative_to(Path(connector.root).resolve())
+
+
+def _retryable(exc: Exception) -> tuple[Exception, bool]:
+    """Whether the connector said retrying ``exc`` may help (it is raised as it is when not)."""
+    return exc, isinstance(exc, IngestError) and exc.retryable
 
 
 def _prefetch(items: Iterator[_Parsed], depth: int = 32) -> Iterator[_Parsed]:

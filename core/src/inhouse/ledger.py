@@ -13,7 +13,6 @@ self-hosted server, a cloud account or an external vendor, whether it succeeded 
 from __future__ import annotations
 
 import calendar
-import re
 import sqlite3
 import threading
 import time
@@ -22,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from inhouse.config import duration_seconds
 from inhouse.errors import ConfigError
 from inhouse.plugins import Plugin, Price
 from inhouse.types import Usage
@@ -166,9 +166,9 @@ def parse_since(text: str | None, now: float | None = None) -> float | None:
     if not text:
         return None
     now = time.time() if now is None else now
-    match = re.fullmatch(r"(\d+)([dhm])", text.strip())
-    if match:
-        return now - int(match.group(1)) * {"d": 86400, "h": 3600, "m": 60}[match.group(2)]
+    seconds = duration_seconds(text)
+    if seconds is not None:
+        return now - seconds
     try:
         return float(calendar.timegm(time.strptime(text.strip(), "%Y-%m-%d")))
     except ValueError:

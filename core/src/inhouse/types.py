@@ -191,6 +191,7 @@ class IngestReport:
     skipped: list[dict[str, str]] = field(default_factory=list)  # unsupported types
     chunks: int = 0
     not_embedded: int = 0  # documents whose label ([policy]) may not reach the embedder: BM25 only
+    retried: int = 0  # connector open() calls tried again after a retryable IngestError
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,11 +1,14 @@
-"""The admin view of the audit log: ``GET /admin/audit`` (``?user=``, ``?since=`` days,
-``?limit=``), readable by members of a group in ``[ui] admins`` only; anyone else gets the
-same plain 404 as an unknown page, so the route says nothing about itself.
+"""The admin views: the audit log, ``GET /admin/audit`` (``?user=``, ``?since=`` days,
+``?limit=``), and the connectors' syncs, ``GET /admin/sync``, readable by members of a group
+in ``[ui] admins`` only; anyone else gets the same plain 404 as an unknown page, so the
+routes say nothing about themselves.
 
 It shows whether the hash chain verifies (and where it breaks), then the newest records:
 when, kind, user, use case or profile, residency, provider or model, the documents cited or
-the chunks and bytes sent, and the redactions. Every value is escaped: records hold user
-names and document paths, which are hostile text.
+the chunks and bytes sent, and the redactions. The sync view shows each configured
+connector's schedule and last sync (``inhouse.sync``: running with its progress, or its
+result, counts and failed items). Every value is escaped: records hold user names, document
+paths and error messages, which are hostile text.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import HTMLResponse
 
+from inhouse import SyncLog
+from inhouse.config import duration_text
 from inhouse_ui.auth import Auth, require
 from inhouse_ui.signin import PAGE_HEADERS, STYLE
 
@@ -33,13 +38,16 @@ def router(assistant: Any, auth: Auth, admins: list[str]) -> APIRouter:
     routes = APIRouter()
     signed_in = require(auth)
 
+    def is_admin(who: str) -> bool:
+        return bool(admins) and bool(set(assistant.directory.groups(who)) & set(admins))
+
     @routes.get("/admin/audit", include_in_schema=False)
     def audit_view(
         user: str | None = None, since: float | None = None, limit: int = 200, who: str = Depends(signed_in)
     ) -> HTMLResponse:
         """The audit log for an admin; 404 for everyone else."""
         log = assistant.audit
-        if log is None or not admins or not set(assistant.directory.groups(who)) & set(admins):
+        if log is None or not is_admin(who):
             raise HTTPException(404, "not found")
         check = log.verify()
         after = time.time() - since * 86400 if since is not None and since > 0 else None
@@ -59,7 +67,33 @@ def router(assistant: Any, auth: Auth, admins: list[str]) -> APIRouter:
         )
         return HTMLResponse(body, headers=PAGE_HEADERS)
 
+    @routes.get("/admin/sync", include_in_schema=False)
+    def sync_view(who: str = Depends(signed_in)) -> HTMLResponse:
+        """Each configured connector's schedule and last sync, for an admin; 404 for everyone else."""
+        if not is_admin(who):
+            raise HTTPException(404, "not found")
+        records = SyncLog(assistant.home).records()
+        schedules = assistant.settings.schedules
+        rows = []
+        for name in assistant.settings.connectors:
+            record = records.get(name)
+            rows.append(_sync_row(name, schedules.get(name), record.summary() if record else "never synced"))
+            rows += [_sync_row("", None, f"failed {f['path']}: {f['reason']}") for f in (record.failures if record else [])]
+        body = (
+            f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Sync</title>"
+            f"<style>{STYLE}{TABLE_STYLE}</style></head><body><main><h1>Connectors</h1>"
+            "<table><thead><tr><th>connector</th><th>schedule</th><th>last sync</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table></main></body></html>"
+        )
+        return HTMLResponse(body, headers=PAGE_HEADERS)
+
     return routes
+
+
+def _sync_row(name: str, every: float | None, what: str) -> str:
+    """One connector (or one of its failed items) as a table row, every value escaped."""
+    schedule = f"every {duration_text(every)}" if every else ("" if not name else "`inhouse sync` only")
+    return "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in (name, schedule, what)) + "</tr>"
 
 
 def _row(record: dict[str, Any]) -> str:

@@ -1,6 +1,7 @@
 """One FastAPI app: ``/health``, ``/login`` and ``/logout`` (password sign-in),
-``/files/{doc_id}``, ``/images/{id}``, ``/api`` (to come) and the chat page at ``/``; and
-``serve``, which ``inhouse serve`` calls.
+``/files/{doc_id}``, ``/images/{id}``, ``/admin/audit`` and ``/admin/sync``, ``/api`` (to
+come) and the chat page at ``/``; and ``serve``, which ``inhouse serve`` calls: it also runs
+the connectors' scheduled syncs (``inhouse.scheduler``) while it serves.
 
 Gradio is used through its public API only: the page gets the app's own user of each request
 through ``mount_gradio_app(auth_dependency=...)``, and nothing here changes process-wide
@@ -191,7 +192,7 @@ def serve(config: Path | None, home: Path | None, host: str = "127.0.0.1", port:
     """Build the assistant of ``config`` / ``home``, warm it up in a thread, and serve the page until Ctrl-C."""
     import uvicorn
 
-    from inhouse import Assistant
+    from inhouse import Assistant, SyncScheduler
 
     sock = _listen(host, port)  # fail before loading anything when the port is taken
     try:
@@ -210,10 +211,14 @@ def serve(config: Path | None, home: Path | None, host: str = "127.0.0.1", port:
 
         threading.Thread(target=warm, daemon=True, name="inhouse-warm-up").start()
         print(f"inhouse is serving on {url(host, port)}", flush=True)
+        scheduler = SyncScheduler(assistant)
+        if scheduler.start():
+            print(f"inhouse: syncing {', '.join(sorted(scheduler.schedules))} on schedule (see /admin/sync)", flush=True)
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3))
         try:
             server.run(sockets=[sock])
         finally:
+            scheduler.stop()
             assistant.close()
     finally:
         sock.close()

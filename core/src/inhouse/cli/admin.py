@@ -4,6 +4,7 @@ and ``doctor``."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -36,10 +37,15 @@ def ingest(
         table.add_row("not embedded ([policy])", str(report.not_embedded))
     table.add_row("seconds", f"{report.seconds:.1f}")
     out.print(table)
-    for item in report.failed:
-        out.print(f"[red]failed[/] {escape(item['path'])}: {escape(item['reason'])}", highlight=False)
-    for item in report.skipped:
-        out.print(f"[yellow]skipped[/] {escape(item['path'])}: {escape(item['reason'])}", highlight=False)
+    print_problems(report.failed, report.skipped)
+
+
+def print_problems(failed: Sequence[dict[str, str]], skipped: Sequence[dict[str, str]] = (), prefix: str = "") -> None:
+    """One line per item that failed or was skipped, with its reason (``prefix``: before the path)."""
+    for item in failed:
+        out.print(f"[red]failed[/] {escape(prefix + item['path'])}: {escape(item['reason'])}", highlight=False)
+    for item in skipped:
+        out.print(f"[yellow]skipped[/] {escape(prefix + item['path'])}: {escape(item['reason'])}", highlight=False)
 
 
 @app.command()

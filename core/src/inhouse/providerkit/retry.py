@@ -44,8 +44,13 @@ class Backoff:
         self.sleep(self.rng.uniform(0, min(self.cap, self.base * 2 ** (retry - 1))))
 
 
-def call_with_retries(fn: Callable[[], T], classify: Classify, max_attempts: int, backoff: Backoff) -> T:
-    """Run ``fn``, retrying what ``classify`` calls retryable, up to ``max_attempts`` in all."""
+def call_with_retries(
+    fn: Callable[[], T], classify: Callable[[Exception], tuple[Exception, bool]], max_attempts: int, backoff: Backoff
+) -> T:
+    """Run ``fn``, retrying what ``classify`` calls retryable, up to ``max_attempts`` in all.
+
+    ``classify`` may also hand back the exception it was given (the ingester's retryable
+    ``IngestError``): it is then raised as it is."""
     attempt = 1
     while True:
         try:
@@ -55,6 +60,8 @@ def call_with_retries(fn: Callable[[], T], classify: Classify, max_attempts: int
         except Exception as exc:
             error, retry_here = classify(exc)
             if not (retry_here and attempt < max_attempts):
+                if error is exc:
+                    raise
                 raise error from exc
         backoff.wait(attempt)
         attempt += 1

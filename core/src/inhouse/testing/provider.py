@@ -16,22 +16,37 @@ CONTEXT_PROMPT = Prompt(
     messages=[{"role": "user", "content": "What is the guest Wi-Fi network called?"}],
     max_tokens=40,
 )
+IMAGE_PROMPT = Prompt(system="", messages=[{"role": "user", "content": "a lighthouse at dusk, watercolour"}])
 
 
 class ProviderTests(PluginContract):
-    """Subclass and provide a ``provider`` fixture returning a ready provider."""
+    """Subclass and provide a ``provider`` fixture returning a ready provider (pointed at a
+    loopback server for remote models: see ``inhouse.testing.emulators``)."""
 
     @pytest.fixture
     def plugin(self, provider: Provider) -> Provider:
+        """The provider under test, for the checks every plugin shares."""
         return provider
 
+    def exercise(self, plugin: Provider) -> None:
+        """A provider's work: answer a short question from context (or draw, for image models)."""
+        if "text" in plugin.capabilities:
+            list(plugin.generate(Prompt(CONTEXT_PROMPT.system, CONTEXT_PROMPT.messages, max_tokens=8)))
+        elif "image" in plugin.capabilities:
+            list(plugin.generate(IMAGE_PROMPT))
+
     def test_is_a_provider(self, provider: Provider) -> None:
-        """Subclass ``inhouse.plugins.Provider`` and register it in the ``inhouse.providers`` group."""
+        """The fixture returns an ``inhouse.plugins.Provider``.
+
+        Fix: subclass ``inhouse.plugins.Provider`` and register the class in the
+        ``inhouse.providers`` entry-point group of your pyproject.toml."""
         assert isinstance(provider, Provider)
 
     def test_streams_text(self, provider: Provider) -> None:
-        """``generate`` must be a generator of ``str`` pieces (then optionally a ``Usage``);
-        yield text as it arrives instead of returning one string."""
+        """``generate`` is a generator of ``str`` pieces (then optionally a ``Usage``) with some text.
+
+        Fix: ``yield`` text as it arrives instead of returning one string; yield only ``str``,
+        ``Usage`` and ``Artifact`` objects."""
         if "text" not in provider.capabilities:
             pytest.skip("not a text provider")
         items = list(provider.generate(CONTEXT_PROMPT))
@@ -40,8 +55,10 @@ class ProviderTests(PluginContract):
         assert text.strip(), "the provider produced no text"
 
     def test_reports_usage(self, provider: Provider) -> None:
-        """Yield one ``Usage(input_tokens, output_tokens)`` after the text, with the counts the
-        model reports (the cost ledger and the UI read them)."""
+        """Exactly one ``Usage`` with token counts comes last (the cost ledger and the UI read it).
+
+        Fix: after the text, ``yield Usage(input_tokens=..., output_tokens=...)`` with the counts
+        the model reports (or ``count_tokens`` estimates when it reports none)."""
         if "text" not in provider.capabilities:
             pytest.skip("not a text provider")
         usages = [i for i in provider.generate(CONTEXT_PROMPT) if isinstance(i, Usage)]
@@ -49,7 +66,10 @@ class ProviderTests(PluginContract):
         assert usages[0].input_tokens > 0 and usages[0].output_tokens > 0
 
     def test_respects_max_tokens(self, provider: Provider) -> None:
-        """Pass ``prompt.max_tokens`` to the model; a tiny budget must give a short reply."""
+        """A tiny ``max_tokens`` gives a short reply.
+
+        Fix: pass ``prompt.max_tokens`` to the model (``max_tokens``, ``max_new_tokens``,
+        ``maxTokens``: whatever its API calls it)."""
         if "text" not in provider.capabilities:
             pytest.skip("not a text provider")
         prompt = Prompt(
@@ -60,17 +80,20 @@ class ProviderTests(PluginContract):
             assert usage[0].output_tokens <= 8
 
     def test_makes_images(self, provider: Provider) -> None:
-        """An ``image`` provider yields ``Artifact``s with real image bytes and a ``image/...``
-        mime type for the last user message, then a ``Usage`` counting them; no text."""
+        """An ``image`` provider yields images for the last user message, then a ``Usage`` counting them.
+
+        Fix: yield ``Artifact(data, "image/png")`` (real image bytes, an ``image/...`` mime
+        type) per image and then ``Usage(images=n)``; no text."""
         if "image" not in provider.capabilities:
             pytest.skip("not an image provider")
-        prompt = Prompt(system="", messages=[{"role": "user", "content": "a lighthouse at dusk, watercolour"}])
-        items = list(provider.generate(prompt))
+        items = list(provider.generate(IMAGE_PROMPT))
         images = [i for i in items if isinstance(i, Artifact)]
         assert images and all(i.mime.startswith("image/") and len(i.data) > 32 for i in images)
         usages = [i for i in items if isinstance(i, Usage)]
         assert len(usages) == 1 and usages[0].images == len(images)
 
     def test_counts_tokens(self, provider: Provider) -> None:
-        """``count_tokens`` must grow with the text (the prompt budget relies on it)."""
+        """``count_tokens`` grows with the text (the prompt budget relies on it).
+
+        Fix: count with the model's tokenizer, or keep the base class's 4-characters estimate."""
         assert 0 < provider.count_tokens("hello") < provider.count_tokens("hello " * 50)

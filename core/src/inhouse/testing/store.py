@@ -32,41 +32,61 @@ def _doc(
 
 
 class StoreTests(PluginContract):
-    """Subclass and provide a ``store`` fixture: a new, empty store for vectors of ``DIM`` (8)."""
+    """Subclass and provide a ``store`` fixture: a new, empty store for vectors of ``DIM`` (8),
+    built with ``home=`` a fresh folder (the kit checks it writes nowhere else)."""
 
     @pytest.fixture
     def plugin(self, store: Store) -> Store:
+        """The store under test, for the checks every plugin shares."""
         return store
 
+    def exercise(self, plugin: Store) -> None:
+        """A store's work: write a document, search it as a user, make it durable."""
+        plugin.upsert(*_doc("kit-exercise", ["kit exercise passage"], acl=("group:kit",)))
+        plugin.search(_vec(0), "exercise", k=3, acl=["*", "user:kit", "group:kit"])
+        plugin.flush()
+
     def test_dense_search_finds_nearest(self, store: Store) -> None:
-        """``search`` in dense mode ranks by inner product of unit vectors."""
+        """``search`` in dense mode ranks by inner product of unit vectors.
+
+        Fix: score each chunk by ``vector @ chunk_vector`` (the embedder's vectors are unit
+        length, so this is the cosine) and sort best first."""
         store.upsert(*_doc("alpha", ["first passage"], axis=0))
         store.upsert(*_doc("beta", ["second passage"], axis=3))
         hits = store.search(_vec(3), "", k=2, mode="dense")
         assert hits[0].chunk.doc_id == "beta"
 
     def test_keyword_search(self, store: Store) -> None:
-        """``search`` in bm25 mode finds a rare word without any vector."""
+        """``search`` in bm25 mode finds a rare word without any vector.
+
+        Fix: keep a keyword index of ``Chunk.embed_text()`` and search it when ``mode`` is
+        ``bm25`` or ``hybrid``, with ``vector=None`` allowed."""
         store.upsert(*_doc("alpha", ["the parking garage opens at seven"], axis=0))
         store.upsert(*_doc("beta", ["expense reports are due monthly"], axis=1))
         hits = store.search(None, "garage", k=1, mode="bm25")
         assert [h.chunk.doc_id for h in hits] == ["alpha"]
 
     def test_hybrid_returns_dense_similarity(self, store: Store) -> None:
-        """Hybrid hits carry ``dense`` (cosine similarity): the assistant abstains on it."""
+        """Hybrid hits carry ``dense`` (cosine similarity): the assistant abstains on it.
+
+        Fix: fill ``Hit.dense`` with the chunk's cosine similarity to ``vector`` in hybrid mode."""
         store.upsert(*_doc("alpha", ["holiday calendar"], axis=2))
         hits = store.search(_vec(2), "holiday", k=1, mode="hybrid")
         assert hits and hits[0].dense == pytest.approx(1.0, abs=1e-4)
 
     def test_upsert_replaces_chunks(self, store: Store) -> None:
-        """Upserting a document again replaces all its chunks (no stale passages)."""
+        """Upserting a document again replaces all its chunks (no stale passages).
+
+        Fix: in ``upsert``, delete every chunk of ``doc.id`` before adding the new ones."""
         store.upsert(*_doc("alpha", ["old text one", "old text two"]))
         store.upsert(*_doc("alpha", ["new text"]))
         assert store.count() == 1
         assert store.search(None, "old", k=5, mode="bm25") == []
 
     def test_delete(self, store: Store) -> None:
-        """``delete`` removes the documents and their chunks from every index."""
+        """``delete`` removes the documents and their chunks from every index.
+
+        Fix: remove the records, their chunks, vectors and keyword entries together."""
         store.upsert(*_doc("alpha", ["remove me please"]))
         store.upsert(*_doc("beta", ["keep me"], axis=1))
         store.delete(["alpha"])
@@ -74,14 +94,19 @@ class StoreTests(PluginContract):
         assert store.search(None, "remove", k=5, mode="bm25") == []
 
     def test_documents_keep_hash(self, store: Store) -> None:
-        """``documents()`` returns each record with its hash: incremental ingestion relies on it."""
+        """``documents()`` returns each record with its hash: incremental ingestion relies on it.
+
+        Fix: store the whole ``DocumentRecord`` and return it unchanged from ``documents()``."""
         record, chunks, vectors = _doc("alpha", ["text"])
         store.upsert(record, chunks, vectors)
         assert store.documents()["alpha"].hash == record.hash
 
     def test_acl_filter_inside_search(self, store: Store) -> None:
-        """With ``acl`` given, return only chunks whose acl shares a principal with it —
-        filter inside the search so k results still come back."""
+        """With ``acl`` given, only chunks whose ACL shares a principal with it come back, and
+        still ``k`` of them.
+
+        Fix: filter by ACL inside the search (a mask or a query filter before the top ``k`` is
+        taken, ``inhouse.access.readable``), never by dropping hits afterwards."""
         store.upsert(*_doc("secret", ["salary bands table"], acl=("group:hr",), axis=0))
         for i in range(6):
             store.upsert(*_doc(f"pub{i}", [f"salary question {i}"], axis=1))
@@ -92,7 +117,10 @@ class StoreTests(PluginContract):
     @pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
     def test_empty_acl_is_visible_to_nobody(self, store: Store, mode: SearchMode) -> None:
         """An empty ACL means nobody (fail closed), whatever the caller's principals; only the
-        local caller (``acl=None``) sees it. ``*`` is an ordinary principal: public."""
+        local caller (``acl=None``) sees it. ``*`` is an ordinary principal: public.
+
+        Fix: show a chunk only when ``acl is None`` or its ACL and the caller's principals
+        intersect (``inhouse.access.readable``); never treat an empty ACL as public."""
         store.upsert(*_doc("locked", ["vault combination"], acl=(), axis=0))
         store.upsert(*_doc("open", ["vault opening hours"], acl=("*",), axis=1))
         for who, expected in (
@@ -107,7 +135,9 @@ class StoreTests(PluginContract):
 
     def test_group_principal(self, store: Store) -> None:
         """A chunk for ``group:hr`` is found by a caller holding that principal, not by one
-        holding a user principal of the same name or another group."""
+        holding a user principal of the same name or another group.
+
+        Fix: compare whole principals (``group:hr``), never names without their kind."""
         store.upsert(*_doc("pay", ["payroll calendar"], acl=("group:hr",), axis=0))
         assert store.search(_vec(0), "payroll", k=3, acl=["*", "user:bob", "group:hr"])[0].chunk.doc_id == "pay"
         for who in (["*", "user:hr"], ["*", "group:it"], ["hr"]):
@@ -116,7 +146,9 @@ class StoreTests(PluginContract):
     @pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
     def test_k_permitted_results_under_heavy_forbidden_competition(self, store: Store, mode: SearchMode) -> None:
         """Two hundred forbidden chunks match better than any permitted one: a caller still gets
-        exactly k permitted results, and none of the forbidden (enforced inside the search)."""
+        exactly k permitted results, and none of the forbidden (enforced inside the search).
+
+        Fix: apply the ACL before ranking (pre-filter), not by over-fetching and trimming."""
         for i in range(200):
             store.upsert(*_doc(f"forbidden{i}", ["quarterly bonus quarterly bonus pool"], acl=("group:exec",), axis=0))
         for i in range(12):
@@ -129,7 +161,10 @@ class StoreTests(PluginContract):
 
     def test_set_access_changes_visibility_without_new_vectors(self, store: Store) -> None:
         """``set_access`` gives a document and its chunks a new ACL and label: the next search
-        honours it, the stored record shows it, texts and vectors stay as they were."""
+        honours it, the stored record shows it, texts and vectors stay as they were.
+
+        Fix: update the ACL and label of the record and of every chunk of ``doc_id`` in place
+        (or raise ``NotImplementedError`` and accept re-indexing, then drop this test with a reason)."""
         store.upsert(*_doc("memo", ["merger code name", "second page"], acl=("*",), axis=0))
         store.set_access("memo", ("group:board",), "restricted")
         assert store.search(_vec(0), "merger", k=5, acl=["*", "user:eve"]) == []
@@ -140,13 +175,17 @@ class StoreTests(PluginContract):
         assert record.acl == ("group:board",) and record.sensitivity == "restricted" and store.count() == 2
 
     def test_sensitivity_is_kept(self, store: Store) -> None:
-        """The label given at upsert comes back on records and hits."""
+        """The label given at upsert comes back on records and hits.
+
+        Fix: keep ``DocumentRecord.sensitivity`` and ``Chunk.sensitivity`` as given."""
         store.upsert(*_doc("plan", ["launch plan"], label="confidential"))
         assert store.documents()["plan"].sensitivity == "confidential"
         assert store.search(_vec(0), "launch", k=1)[0].chunk.sensitivity == "confidential"
 
     def test_prefix_filter(self, store: Store) -> None:
-        """``filters={"source": "hr/*"}`` keeps only sources under hr/."""
+        """``filters={"source": "hr/*"}`` keeps only sources under hr/.
+
+        Fix: match filter values exactly, or as a prefix when they end with ``*``, inside the search."""
         store.upsert(*_doc("a", ["leave policy"], source="hr/leave.md"))
         store.upsert(*_doc("b", ["leave the building"], source="it/fire.md", axis=1))
         hits = store.search(None, "leave", k=5, filters={"source": "hr/*"}, mode="bm25")
