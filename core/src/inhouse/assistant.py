@@ -19,6 +19,7 @@ from inhouse.answering.draft import Services
 from inhouse.answering.evidence import EvidenceScorer, VectorCache
 from inhouse.audit import AuditLog
 from inhouse.errors import AccessDenied, IngestError
+from inhouse.failures import FailureLog
 from inhouse.ingest import Ingester, ProgressCallback, path_connectors
 from inhouse.ledger import Call, Ledger, PriceTable
 from inhouse.plugins import Connector, DocumentRecord, Embedder, Provider, SearchMode, Store
@@ -224,13 +225,15 @@ class Assistant:
             connectors = path_connectors([Path(p).resolve() for p in items], acl, configured, build)
         for connector in connectors:
             self._remember(connector)
+        failures = FailureLog(self.home)
         if rebuild:
             self.store.reset()
+            failures.clear()
         self._check_embedder()
         rules = access.Rules(self.settings.core.access, self.directory.configured)
         policy, residency = Policy(self.settings.core.policy), self.embedder.residency
         ingester = Ingester(
-            self.embedder, self.store, self.settings.core.ingest, rules, lambda label: policy.may_send(label, residency)
+            self.embedder, self.store, self.settings.core.ingest, rules, lambda label: policy.may_send(label, residency), failures
         )
         before, started = replace(self.embedder.usage), time.perf_counter()
         try:

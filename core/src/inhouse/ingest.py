@@ -10,6 +10,9 @@ configuration, a ``.inhouse-acl`` file), else ``[[access.rules]]`` and the defau
 one is updated in the store before anything else, content changed or not, so a tightened
 permission never waits for the file to change; a source the connector could not read (nor
 its access file) is hidden (empty ACL) until it reads again.
+
+An item that failed after it was read (parse error, no text, unsupported type) is kept in
+``inhouse.failures`` and, while its hash stays the same, reported failed again without ``open``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from inhouse.access import Rules
 from inhouse.chunking import Chunker
 from inhouse.config import IngestSettings
 from inhouse.errors import IngestError
+from inhouse.failures import Failure, FailureLog, setup_fingerprint
 from inhouse.parsing import UnsupportedType
 from inhouse.parsing.sandbox import parse_sandboxed
 from inhouse.plugins import Connector, DocumentRecord, Embedder, Store
@@ -45,13 +49,21 @@ class _Parsed:
     chunks: list[Chunk]
     status: str  # "added" | "updated" | "failed" | "skipped"
     reason: str = ""
+    lasting: bool = False  # failed after it was read: fails again until its content changes
+    known: bool = False  # a kept failure, reported without reading it again
 
 
 class Ingester:
     """Runs ingestion for connectors into one store with one embedder."""
 
     def __init__(
-        self, embedder: Embedder, store: Store, settings: IngestSettings, rules: Rules, may_embed: Callable[[str], bool]
+        self,
+        embedder: Embedder,
+        store: Store,
+        settings: IngestSettings,
+        rules: Rules,
+        may_embed: Callable[[str], bool],
+        failures: FailureLog,
     ):
         self.embedder = embedder
         self.store = store
@@ -61,6 +73,8 @@ class Ingester:
         self.chunker = Chunker(settings.chunk_size, settings.chunk_overlap)
         self.backoff = Backoff(settings.open_backoff_s, cap=30.0)
         self.retried = 0  # open() calls tried again (counted in the parsing thread)
+        self.failures = failures
+        self.setup = setup_fingerprint(settings)
 
     def run(
         self,
@@ -83,6 +97,7 @@ class Ingester:
     def _one(self, connector: Connector, report: IngestReport, bar: Progress | None, cb: ProgressCallback | None) -> None:
         root = str(connector.root)
         stored = self.store.documents(root)
+        known = self.failures.load(root)
         sources = [self._resolve(s) for s in connector.fetch()]  # an unreachable root raises before anything is removed
         seen = {s.id for s in sources}
         todo = []
@@ -104,6 +119,8 @@ class Ingester:
         if gone:
             self.store.delete(gone)
             report.removed += len(gone)
+        forget = {i for i, f in known.items() if i not in seen and connector.covers(f.path)} | {s.id for s in todo}
+        keep: dict[str, Failure] = {}
         task = bar.add_task(f"{root}", total=len(todo)) if bar is not None else None
         done = 0
 
@@ -118,9 +135,15 @@ class Ingester:
 
         batch: list[_Parsed] = []
         pending = 0
-        for item in _prefetch(self._parse(connector, src, stored) for src in todo):
+        for item in _prefetch(self._parse(connector, src, stored, known) for src in todo):
             if item.status in ("failed", "skipped"):
                 getattr(report, item.status).append({"path": item.source.path, "reason": item.reason})
+                src = item.source
+                if item.known:
+                    forget.discard(src.id)
+                    report.failed_unchanged += 1
+                elif item.lasting:
+                    keep[src.id] = Failure(src.path, src.hash, item.status, item.reason, self.setup)
                 advance([item])
                 continue
             batch.append(item)
@@ -131,6 +154,7 @@ class Ingester:
                 batch, pending = [], 0
         self._commit(batch, report)
         advance(batch)
+        self.failures.save(root, forget, keep)
 
     def _resolve(self, src: Source) -> Source:
         """``src`` with its final ACL and label; an unreadable one with an empty ACL (nobody)."""
@@ -149,8 +173,9 @@ class Ingester:
             return False
         return True
 
-    def _parse(self, connector: Connector, src: Source, stored: dict[str, DocumentRecord]) -> _Parsed:
+    def _parse(self, connector: Connector, src: Source, stored: dict[str, DocumentRecord], known: dict[str, Failure]) -> _Parsed:
         status = "updated" if src.id in stored else "added"
+        read = False  # whether its bytes were read: a failure after that lasts until they change (or no hash says so)
         try:
             if src.error:
                 raise IngestError(src.error)
@@ -159,7 +184,12 @@ class Ingester:
                 raise IngestError(
                     f"file is {src.size / 1048576:.1f} MB, over the {self.settings.max_file_mb:g} MB limit ([ingest] max_file_mb)"
                 )
-            doc = parse_sandboxed(self._open(connector, src.path), src.path, src.media_type, self.settings)
+            kept = known.get(src.id)
+            if kept is not None and (kept.hash, kept.setup) == (src.hash, self.setup):
+                return _Parsed(src, None, [], kept.status, f"{kept.reason} (unchanged since it failed)", known=True)
+            data = self._open(connector, src.path)
+            read = bool(src.hash)
+            doc = parse_sandboxed(data, src.path, src.media_type, self.settings)
             assert src.acl is not None and src.sensitivity is not None  # set by _resolve
             chunks = self.chunker.split(doc, doc_id=src.id, source=src.path, acl=src.acl)
             if not chunks:
@@ -167,13 +197,13 @@ class Ingester:
             for chunk in chunks:
                 chunk.sensitivity = src.sensitivity
         except UnsupportedType as exc:
-            return _Parsed(src, None, [], "skipped", str(exc))
+            return _Parsed(src, None, [], "skipped", str(exc), lasting=read)
         except IngestError as exc:
-            return _Parsed(src, None, [], "failed", str(exc))
+            return _Parsed(src, None, [], "failed", str(exc), lasting=read and not exc.retryable)
         except OSError as exc:
             return _Parsed(src, None, [], "failed", f"unreadable: {exc.strerror or exc}")
         except Exception as exc:  # a parser bug must not stop the run; report it
-            return _Parsed(src, None, [], "failed", f"{type(exc).__name__}: {exc}")
+            return _Parsed(src, None, [], "failed", f"{type(exc).__name__}: {exc}", lasting=read)
         record = DocumentRecord(
             src.id, src.path, src.root, doc.title, src.hash, src.modified, src.acl, connector.use, src.sensitivity
         )

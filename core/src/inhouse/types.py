@@ -192,6 +192,7 @@ class IngestReport:
     chunks: int = 0
     not_embedded: int = 0  # documents whose label ([policy]) may not reach the embedder: BM25 only
     retried: int = 0  # connector open() calls tried again after a retryable IngestError
+    failed_unchanged: int = 0  # failed or skipped items not read again: unchanged since they failed
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:

@@ -20,7 +20,8 @@ def sync(
 ) -> None:
     """Sync connectors: new and changed items are indexed, deleted ones removed, unchanged ones
     skipped unread. A sync stopped at any point resumes where it stopped. Exits 1 when a
-    connector failed as a whole (items that failed are listed, and retried next time)."""
+    connector failed as a whole (items that failed are listed; one that failed after it was
+    read is not read again until it changes)."""
     from inhouse.sync import sync as run
 
     with open_assistant() as assistant:
