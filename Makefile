@@ -41,6 +41,7 @@ bench: setup ## retrieval and answer quality, speed; prints tables, writes bench
 	$(PY) bench/clapnq.py
 	$(PY) bench/bedrock.py
 	$(PY) bench/gpu_check.py
+	$(PY) bench/connectors.py
 
 bench-security: setup ## ACL probes, residency policy, PII redaction, prompt injection; writes bench/results/*.json
 	$(PY) bench/security.py
