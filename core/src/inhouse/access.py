@@ -19,7 +19,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
 
 from inhouse.errors import ConfigError
 
@@ -84,6 +86,17 @@ def normalise(entries: Iterable[str], where: str = "acl") -> tuple[str, ...]:
         if principal not in out:
             out.append(principal)
     return tuple(out)
+
+
+def _principals(value: list[str]) -> list[str]:
+    try:
+        return list(normalise(value))
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
+Principals = Annotated[list[str], AfterValidator(_principals)]
+"""A plugin ``Config``'s access list (``acl = [...]``), checked and normalised by :func:`normalise`."""
 
 
 class Rules:

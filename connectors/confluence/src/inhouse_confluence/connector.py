@@ -16,7 +16,6 @@ failed listing never deletes anything.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,11 +26,11 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
-from inhouse.access import normalise
+from inhouse.access import Principals
 from inhouse.config import Label
-from inhouse.errors import ConfigError, IngestError
+from inhouse.errors import IngestError
 from inhouse.plugins import Connector, Residency
-from inhouse.providerkit import Backoff, RetrySettings
+from inhouse.providerkit import Backoff, RetrySettings, host_residency
 from inhouse.types import Source
 from inhouse_confluence.client import Client, ConfluenceError
 from inhouse_confluence.restrictions import AccessMap, Restriction, read_restriction
@@ -77,7 +76,7 @@ class ConfluenceConnector(Connector):
         spaces: list[str] = Field(default_factory=list, description="space keys (empty: every space the account can read)")
         attachments: bool = Field(True, description="also yield each page's attachments")
         label: Label | None = Field(None, description="sensitivity label of everything (else [[access.rules]], default)")
-        acl: list[str] = Field(
+        acl: Principals = Field(
             default_factory=list,
             description="who may read pages without a view restriction: group names, 'user:NAME', '*' (empty: the rules)",
         )
@@ -93,14 +92,6 @@ class ConfluenceConnector(Connector):
         @classmethod
         def _address(cls, value: str) -> str:
             return _site(value)
-
-        @field_validator("acl")
-        @classmethod
-        def _principals(cls, value: list[str]) -> list[str]:
-            try:
-                return list(normalise(value))
-            except ConfigError as exc:
-                raise ValueError(str(exc)) from None
 
         @field_validator("user_map", "group_map")
         @classmethod
@@ -298,18 +289,13 @@ class ConfluenceConnector(Connector):
 
 
 def _residency(host: str) -> tuple[Residency, str]:
-    """Where the site is: loopback is ``local``, a private address ``self-hosted``, else ``external``."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        if host == "localhost":
-            return "local", "the site is on this machine"
-        return "external", f"reads from {host} (Confluence Cloud); sends it nothing but its requests"
-    if address.is_loopback:
-        return "local", "the site is on this machine"
-    if address.is_private:
-        return "self-hosted", f"the site is on a private address ({host})"
-    return "external", f"reads from {host}; sends it nothing but its requests"
+    """Where the site is (``providerkit.host_residency``), and why."""
+    residency = host_residency(host)
+    if residency == "local":
+        return residency, "the site is on this machine"
+    if residency == "self-hosted":
+        return residency, f"the site is on a private address ({host})"
+    return residency, f"reads from {host} (Confluence Cloud); sends it nothing but its requests"
 
 
 def _download_link(attachment: dict[str, Any]) -> str:

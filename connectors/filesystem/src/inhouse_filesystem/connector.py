@@ -13,11 +13,11 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from inhouse.access import matches, normalise
+from inhouse.access import Principals, matches
 from inhouse.config import Label
-from inhouse.errors import ConfigError, IngestError
+from inhouse.errors import IngestError
 from inhouse.plugins import ConfigPath, Connector, PluginConfig
 from inhouse.types import Source
 from inhouse_filesystem.aclfiles import ACCESS_FILE, AccessFiles
@@ -41,7 +41,7 @@ class FilesystemConnector(Connector):
         exclude: list[str] = Field(
             default_factory=list, description="added to the built-in exclusions (hidden files, node_modules, ...)"
         )
-        acl: list[str] = Field(
+        acl: Principals = Field(
             default_factory=list,
             description="who may read every file: group names, 'user:NAME', '*' (empty: .inhouse-acl files and [[access.rules]])",
         )
@@ -50,14 +50,6 @@ class FilesystemConnector(Connector):
             "",
             description="only this file or folder under path (`inhouse ingest PATH` inside the folder): ids and access unchanged",
         )
-
-        @field_validator("acl")
-        @classmethod
-        def _principals(cls, value: list[str]) -> list[str]:
-            try:
-                return list(normalise(value))
-            except ConfigError as exc:
-                raise ValueError(str(exc)) from None
 
     residency = "local"
 

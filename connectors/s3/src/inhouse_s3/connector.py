@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 
 from pydantic import Field, field_validator
 
-from inhouse.access import matches, normalise
+from inhouse.access import Principals, matches
 from inhouse.config import Label
-from inhouse.errors import ConfigError, IngestError, ProviderError
+from inhouse.errors import IngestError, ProviderError
 from inhouse.plugins import Connector
 from inhouse.types import Source
 from inhouse_aws import AwsClient, AwsSettings
@@ -47,7 +47,7 @@ class S3Connector(Connector):
         prefix: str = Field("", description="only objects under this folder of the bucket ('' is the whole bucket)")
         include: list[str] = Field(default_factory=lambda: ["**/*"], description="globs, relative to prefix")
         exclude: list[str] = Field(default_factory=list, description="globs, relative to prefix")
-        acl: list[str] = Field(
+        acl: Principals = Field(
             default_factory=list,
             description="who may read every object: group names, 'user:NAME', '*' (empty: tags, prefix_access, rules)",
         )
@@ -69,14 +69,6 @@ class S3Connector(Connector):
         def _folder(cls, value: str) -> str:
             value = value.strip("/")
             return f"{value}/" if value else ""
-
-        @field_validator("acl")
-        @classmethod
-        def _principals(cls, value: list[str]) -> list[str]:
-            try:
-                return list(normalise(value))
-            except ConfigError as exc:
-                raise ValueError(str(exc)) from None
 
     residency = "in-account"
 

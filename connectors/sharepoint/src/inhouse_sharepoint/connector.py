@@ -20,9 +20,9 @@ from urllib.parse import quote
 
 from pydantic import Field, SecretStr, field_validator
 
-from inhouse.access import matches, normalise
+from inhouse.access import Principals, matches
 from inhouse.config import Label
-from inhouse.errors import ConfigError, IngestError
+from inhouse.errors import IngestError
 from inhouse.plugins import Connector, PluginConfig
 from inhouse.types import Source
 from inhouse_sharepoint import delta, permissions
@@ -58,7 +58,7 @@ class SharePointConnector(Connector):
         drives: list[str] = Field(default_factory=list, description="document library names (empty: every document library)")
         include: list[str] = Field(default_factory=lambda: ["**/*"], description="globs on 'library/folder/file'")
         exclude: list[str] = Field(default_factory=list, description="added to the built-in exclusion of Office lock files (~$*)")
-        acl: list[str] = Field(
+        acl: Principals = Field(
             default_factory=list,
             description="who may read an item whose permissions are inherited (inheritedFrom): group names, 'user:NAME', '*'",
         )
@@ -79,14 +79,6 @@ class SharePointConnector(Connector):
         max_attempts: int = Field(5, ge=1, le=10, description="tries per request when Graph throttles (429) or fails (5xx)")
         max_retry_wait_s: float = Field(60.0, ge=0, description="the longest Retry-After honoured, in seconds")
         workers: int = Field(8, ge=1, le=32, description="permission reads in parallel")
-
-        @field_validator("acl")
-        @classmethod
-        def _principals(cls, value: list[str]) -> list[str]:
-            try:
-                return list(normalise(value))
-            except ConfigError as exc:
-                raise ValueError(str(exc)) from None
 
         @field_validator("tenant", "client_id")
         @classmethod

@@ -13,16 +13,16 @@ removed by trafilatura); other types (a PDF) go to the parser of their type.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from inhouse.access import normalise
+from inhouse.access import Principals
 from inhouse.config import Label
-from inhouse.errors import ConfigError, IngestError
-from inhouse.plugins import Connector, PluginConfig
+from inhouse.errors import IngestError
+from inhouse.plugins import Connector, PluginConfig, Residency
+from inhouse.providerkit import host_residency
 from inhouse.types import Source
 from inhouse_web.client import Client
 from inhouse_web.crawl import Crawl, Gate, Page
@@ -50,7 +50,7 @@ class WebConnector(Connector):
         timeout_s: float = Field(30.0, gt=0, description="seconds a page may take, all of it")
         max_page_mb: float = Field(10.0, gt=0, description="a larger page is not downloaded past this and is reported")
         user_agent: str = Field("inhouse-web/0.1", min_length=1, description="sent, and matched against robots.txt")
-        acl: list[str] = Field(default_factory=list, description="who may read every page (empty: [[access.rules]])")
+        acl: Principals = Field(default_factory=list, description="who may read every page (empty: [[access.rules]])")
         label: Label | None = Field(None, description="sensitivity label of every page (else rules, default)")
 
         @field_validator("url", "sitemap")
@@ -60,14 +60,6 @@ class WebConnector(Connector):
                 return None if value is None else canonical(value)
             except ValueError as exc:
                 raise ValueError(f"{exc}: give an absolute http:// or https:// address") from None
-
-        @field_validator("acl")
-        @classmethod
-        def _principals(cls, value: list[str]) -> list[str]:
-            try:
-                return list(normalise(value))
-            except ConfigError as exc:
-                raise ValueError(str(exc)) from None
 
         @model_validator(mode="after")
         def _one_site(self) -> WebConnector.Config:
@@ -189,18 +181,11 @@ class WebConnector(Connector):
         return Source(modified=page.modified, hash=page.hash, size=page.size, media_type=media_type, **common)
 
 
-def _residency(host: str) -> tuple[str, str]:
-    """Where the crawl connects: a loopback site is ``local``, one on a private address
-    ``self-hosted``, anything else (a public address, a name) ``external``. It only ever sends
-    requests for the site's URLs, never documents."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        if host == "localhost":
-            return "local", "the site is on this machine"
-        return "external", f"pages are downloaded from {host} (requests carry URLs only, never documents)"
-    if address.is_loopback:
-        return "local", "the site is on this machine"
-    if address.is_private:
-        return "self-hosted", f"the site is on a private address, {host}"
-    return "external", f"pages are downloaded from {host} (requests carry URLs only, never documents)"
+def _residency(host: str) -> tuple[Residency, str]:
+    """Where the site is (``providerkit.host_residency``), and why."""
+    residency = host_residency(host)
+    if residency == "local":
+        return residency, "the site is on this machine"
+    if residency == "self-hosted":
+        return residency, f"the site is on a private address ({host})"
+    return residency, f"pages are downloaded from {host} (requests carry URLs only, never documents)"

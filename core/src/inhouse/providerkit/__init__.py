@@ -12,6 +12,8 @@
   turns alternating and starting with the user.
 - :class:`LazyClient` builds a client (boto3, httpx) on first use, thread-safely, and closes it.
 - :func:`usage_from` takes the token counts a server reports, or estimates.
+- :func:`host_residency`: ``local``, ``self-hosted`` or ``external`` for the host a client
+  connects to (connectors that read from a server declare their residency with it).
 - :class:`BudgetSettings`: the ``context_window`` and ``context_tokens`` keys with which a
   profile sizes the context its model receives (``Provider.context_window``,
   ``Provider.preferred_context``).
@@ -22,6 +24,7 @@ keeps only what its wire format needs.
 
 from inhouse.providerkit.budget import BudgetSettings
 from inhouse.providerkit.client import LazyClient
+from inhouse.providerkit.hosts import host_residency
 from inhouse.providerkit.retry import Backoff, Classify, RetrySettings, call_with_retries
 from inhouse.providerkit.stream import first_token_stream
 from inhouse.providerkit.turns import alternating_turns, usage_from
@@ -35,5 +38,6 @@ __all__ = [
     "alternating_turns",
     "call_with_retries",
     "first_token_stream",
+    "host_residency",
     "usage_from",
 ]
