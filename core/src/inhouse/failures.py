@@ -18,13 +18,14 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 from inhouse import registry
 from inhouse.config import IngestSettings
+from inhouse.smalldb import transaction
 
 FILE = "ingest.sqlite3"
 _SCHEMA = """CREATE TABLE IF NOT EXISTS failures (
@@ -50,12 +51,8 @@ class FailureLog:
     def __init__(self, home: Path):
         self.path = Path(home) / FILE
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=30)) as conn, conn:
-            conn.execute(_SCHEMA)
-            yield conn
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.path, _SCHEMA)
 
     def load(self, root: str) -> dict[str, Failure]:
         """The failures kept for ``root``, by source id."""

@@ -22,12 +22,13 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from inhouse.errors import ConfigError, InhouseError
+from inhouse.smalldb import transaction
 from inhouse.types import IngestReport
 
 if TYPE_CHECKING:
@@ -96,12 +97,8 @@ class SyncLog:
     def __init__(self, home: Path):
         self.path = Path(home) / LOG_FILE
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=30)) as conn, conn:
-            conn.execute(_SCHEMA)
-            yield conn
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.path, _SCHEMA)
 
     def start(self, name: str) -> None:
         """Record that a sync of ``name`` starts now, in this process."""

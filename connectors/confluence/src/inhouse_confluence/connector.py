@@ -109,12 +109,14 @@ class ConfluenceConnector(Connector):
                 raise ValueError(f"{bad[0]!r} is not a space key (the short key in a space's address, like ENG)")
             return value
 
-    residency: Residency = "external"  # set from base_url in __init__ (see _residency)
+    residency: Residency = "external"  # set from base_url in __init__ (providerkit.host_residency)
 
     def __init__(self, config: Config | None = None, *, name: str = "", home: Any = None):
         super().__init__(config, name=name, home=home)
         c = self.config
-        self.residency, self.residency_note = _residency(urlsplit(c.base_url).hostname or "")
+        host = urlsplit(c.base_url).hostname or ""
+        outside = f"reads from {host} (Confluence Cloud); sends it nothing but its requests"
+        self.residency, self.residency_note = host_residency(host, outside)
         self.client = Client(
             c.base_url,
             c.email,
@@ -287,15 +289,6 @@ class ConfluenceConnector(Connector):
         link = item.get("webuiLink") or (item.get("_links") or {}).get("webui")
         return f"{self.config.base_url}/wiki{link}" if isinstance(link, str) and link.startswith("/") else ""
 
-
-def _residency(host: str) -> tuple[Residency, str]:
-    """Where the site is (``providerkit.host_residency``), and why."""
-    residency = host_residency(host)
-    if residency == "local":
-        return residency, "the site is on this machine"
-    if residency == "self-hosted":
-        return residency, f"the site is on a private address ({host})"
-    return residency, f"reads from {host} (Confluence Cloud); sends it nothing but its requests"
 
 
 def _download_link(attachment: dict[str, Any]) -> str:

@@ -21,7 +21,7 @@ from pydantic import Field, field_validator, model_validator
 from inhouse.access import Principals
 from inhouse.config import Label
 from inhouse.errors import IngestError
-from inhouse.plugins import Connector, PluginConfig, Residency
+from inhouse.plugins import Connector, PluginConfig
 from inhouse.providerkit import host_residency
 from inhouse.types import Source
 from inhouse_web.client import Client
@@ -72,7 +72,9 @@ class WebConnector(Connector):
     def __init__(self, config: PluginConfig | None = None, **kwargs: object):
         super().__init__(config, **kwargs)  # type: ignore[arg-type]
         self.site = origin(self.root)
-        self.residency, self.residency_note = _residency(urlsplit(self.site).hostname or "")
+        host = urlsplit(self.site).hostname or ""
+        outside = f"pages are downloaded from {host} (requests carry URLs only, never documents)"
+        self.residency, self.residency_note = host_residency(host, outside)
         self.skipped: list[tuple[str, str]] = []  # (url, reason) the last crawl did not request
         self._client: Client | None = None
         self._state: CrawlState | None = None
@@ -180,12 +182,3 @@ class WebConnector(Connector):
         media_type = WEB_PAGE if is_html(page.media_type) else page.media_type.split(";", 1)[0].strip()
         return Source(modified=page.modified, hash=page.hash, size=page.size, media_type=media_type, **common)
 
-
-def _residency(host: str) -> tuple[Residency, str]:
-    """Where the site is (``providerkit.host_residency``), and why."""
-    residency = host_residency(host)
-    if residency == "local":
-        return residency, "the site is on this machine"
-    if residency == "self-hosted":
-        return residency, f"the site is on a private address ({host})"
-    return residency, f"pages are downloaded from {host} (requests carry URLs only, never documents)"

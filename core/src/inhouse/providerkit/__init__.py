@@ -12,7 +12,7 @@
   turns alternating and starting with the user.
 - :class:`LazyClient` builds a client (boto3, httpx) on first use, thread-safely, and closes it.
 - :func:`usage_from` takes the token counts a server reports, or estimates.
-- :func:`host_residency`: ``local``, ``self-hosted`` or ``external`` for the host a client
+- :func:`host_residency`: ``local``, ``self-hosted`` or ``external`` (and why) for the host a client
   connects to (connectors that read from a server declare their residency with it).
 - :class:`BudgetSettings`: the ``context_window`` and ``context_tokens`` keys with which a
   profile sizes the context its model receives (``Provider.context_window``,

@@ -7,16 +7,17 @@ import ipaddress
 from inhouse.plugins import Residency
 
 
-def host_residency(host: str) -> Residency:
-    """``local`` for this machine (loopback, ``localhost``), ``self-hosted`` for a private
-    address, ``external`` for anything else (a public address, or a name: a name's address is
-    not known until it is resolved, so it is not trusted to be private)."""
-    if host == "localhost":
-        return "local"
+def host_residency(host: str, outside: str) -> tuple[Residency, str]:
+    """The residency of a server at ``host`` and why: ``local`` for this machine (loopback,
+    ``localhost``), ``self-hosted`` for a private address, else ``external`` with the note
+    ``outside`` (a name's address is not known until it is resolved, so it is not trusted to
+    be private)."""
     try:
-        address = ipaddress.ip_address(host.strip("[]"))
+        address = ipaddress.ip_address(host.strip("[]")) if host != "localhost" else None
     except ValueError:
-        return "external"
-    if address.is_loopback:
-        return "local"
-    return "self-hosted" if address.is_private else "external"
+        return "external", outside
+    if address is None or address.is_loopback:
+        return "local", "the server is on this machine"
+    if address.is_private:
+        return "self-hosted", f"the server is on a private address ({host})"
+    return "external", outside
