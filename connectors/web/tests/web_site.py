@@ -148,6 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
             fresh = False
         if fresh:
             status, body = 304, b""
+        with self.site.lock:  # logged before answering: a client that has its answer finds it in the log
+            self.site.log.append(("GET", self.path, status, len(body), self.received))
         self.send_response(status)
         self.send_header("Content-Type", kind)
         if length:
@@ -157,8 +159,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (slow, huge pages)
             self.wfile.write(body)
-        with self.site.lock:
-            self.site.log.append(("GET", self.path, status, len(body), self.received))
 
 
 class Server:
