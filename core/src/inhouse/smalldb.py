@@ -10,9 +10,9 @@ from pathlib import Path
 
 @contextmanager
 def transaction(path: Path, schema: str) -> Iterator[sqlite3.Connection]:
-    """A connection to ``path`` (created with ``schema`` if new) inside one transaction:
+    """A connection to ``path`` (created with ``schema``, one or more statements, if new) inside one transaction:
     committed when the block ends, rolled back when it raises, closed either way."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with closing(sqlite3.connect(path, timeout=30)) as conn, conn:
-        conn.execute(schema)
+        conn.executescript(schema)
         yield conn

@@ -82,15 +82,32 @@ class Hit:
     bm25: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON shape of ``inhouse search --json``."""
+        """The JSON shape of ``inhouse search --json`` and of the HTTP API's hits."""
         c = self.chunk
         out: dict[str, Any] = {"source": c.source, "title": c.title}
         if c.page is not None:
             out["page"] = c.page
         else:
             out["heading"] = c.heading
-        out.update(score=round(self.score, 6), text=c.text)
+        out.update(score=round(self.score, 6), text=c.text, id=c.id, doc_id=c.doc_id, ordinal=c.ordinal)
+        out.update(dense=self.dense, bm25=self.bm25, sensitivity=c.sensitivity)
         return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Hit:
+        """The hit ``to_dict`` describes (its chunk without ACL or metadata: the reader's own view)."""
+        chunk = Chunk(
+            id=str(data.get("id", "")),
+            doc_id=str(data.get("doc_id", "")),
+            source=data["source"],
+            title=data.get("title", ""),
+            text=data.get("text", ""),
+            heading=data.get("heading", ""),
+            page=data.get("page"),
+            ordinal=int(data.get("ordinal", 0)),
+            sensitivity=data.get("sensitivity", "internal"),
+        )
+        return cls(chunk, float(data["score"]), data.get("dense"), data.get("bm25"))
 
 
 @dataclass
@@ -115,10 +132,18 @@ class Citation:
             d.pop("heading")
         return d
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Citation:
+        """The citation ``to_dict`` describes."""
+        return cls(**{name: data[name] for name in _CITATION_FIELDS if name in data})
+
     def label(self) -> str:
         """``path`` plus heading or page, for display."""
         where = f"p. {self.page}" if self.page is not None else self.heading
         return f"{self.source} — {where}" if where else self.source
+
+
+_CITATION_FIELDS = ("n", "source", "title", "text", "heading", "page", "doc_id", "highlights")
 
 
 @dataclass
@@ -178,6 +203,25 @@ class Answer:
             "related": [c.to_dict() for c in self.related],
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Answer:
+        """The answer ``to_dict`` describes (images are not carried: ``artifacts`` is empty)."""
+        usage = {name: value for name, value in data.get("usage", {}).items() if name in Usage.__dataclass_fields__}
+        return cls(
+            text=data["answer"],
+            citations=[Citation.from_dict(c) for c in data.get("citations", [])],
+            abstained=bool(data.get("abstained", False)),
+            provider=data.get("provider"),
+            usage=Usage(**usage),
+            timings=dict(data.get("timings", {})),
+            attempts=list(data.get("attempts", [])),
+            route=dict(data.get("route", {})),
+            cost_usd=data.get("cost_usd"),
+            context=list(data.get("context", [])),
+            kind=data.get("kind", ""),
+            related=[Citation.from_dict(c) for c in data.get("related", [])],
+        )
+
 
 @dataclass
 class IngestReport:
@@ -200,3 +244,8 @@ class IngestReport:
         d = asdict(self)
         d["seconds"] = round(self.seconds, 3)
         return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IngestReport:
+        """The report ``to_dict`` describes (unknown keys are ignored)."""
+        return cls(**{name: value for name, value in data.items() if name in cls.__dataclass_fields__})
