@@ -60,3 +60,17 @@ def test_the_cli_creates_lists_and_revokes_keys_for_configured_users(tmp_path: P
     assert runner.invoke(cli.app, [*home, "keys", "revoke", key["id"]]).exit_code == 1
     with sqlite3.connect(tmp_path / "home" / "api-keys.sqlite3") as db:
         assert db.execute("SELECT revoked FROM keys").fetchall() == [(1,)]
+
+
+def test_doctor_counts_keys_and_fails_on_a_key_whose_user_is_gone(tmp_path: Path) -> None:
+    from inhouse.config import parse
+    from inhouse.doctor import key_check
+
+    settings = parse('[embedder]\nuse = "minilm"\n[store]\nuse = "local"\n[users.ana]\ngroups = []\n', "t", tmp_path)
+    assert "loopback" in key_check(settings, tmp_path).detail
+    store = KeyStore(tmp_path)
+    store.create("ana")
+    assert key_check(settings, tmp_path).ok
+    store.create("zoe")
+    check = key_check(settings, tmp_path)
+    assert not check.ok and "zoe" in check.detail

@@ -112,6 +112,7 @@ def run_checks(config: Path | None, home: Path | None) -> list[Check]:
         except Exception as exc:  # doctor reports, never crashes
             checks.append(Check(where, False, f"{type(exc).__name__}: {exc}"))
     checks.append(_access_check(settings, home_dir))
+    checks.append(key_check(settings, home_dir))
     checks += sync_checks(settings, home_dir)
     checks += _table_checks(settings)
     omp = os.environ.get("OMP_WAIT_POLICY", "")
@@ -139,6 +140,24 @@ def _access_check(settings: config_mod.Settings, home: Path) -> Check:
     public = sum(1 for r in records if access.PUBLIC in r.acl)
     nobody = sum(1 for r in records if not r.acl)
     return Check("access", True, f"{detail}; stored: {len(records)} documents, {public} public, {nobody} visible to nobody")
+
+
+def key_check(settings: config_mod.Settings, home: Path) -> Check:
+    """The HTTP API's keys: with none, only this machine is served (as the local user); a key
+    whose user is no longer in ``[users]`` fails the check (its requests would see nothing)."""
+    from inhouse.keys import KeyStore
+
+    try:
+        active = [k for k in KeyStore(home).list() if not k.revoked]
+    except Exception as exc:  # doctor reports, never crashes
+        return Check("API keys", False, f"{home / 'api-keys.sqlite3'}: {exc}")
+    if not active:
+        return Check("API keys", True, "none: the HTTP API serves this machine only (loopback), as the local user")
+    orphans = sorted({k.user for k in active if k.user not in settings.core.users})
+    if orphans:
+        names = ", ".join(orphans)
+        return Check("API keys", False, f"{len(active)} active; keys of users not in [users]: {names} (revoke or add them)")
+    return Check("API keys", True, f"{len(active)} active, for {len({k.user for k in active})} users")
 
 
 def sync_checks(settings: config_mod.Settings, home: Path) -> list[Check]:
