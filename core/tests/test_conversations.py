@@ -64,7 +64,8 @@ def test_deleting_removes_the_turns_too(tmp_path: Path) -> None:
 
 def test_the_most_recently_continued_conversation_comes_first(tmp_path: Path) -> None:
     store = ConversationStore(tmp_path)
-    old, new = store.create("ana", "old"), store.create("ana", "new")
+    old = store.create("ana", "old")
+    store.create("ana", "new")
     assert [c.title for c in store.list("ana")] == ["new", "old"]
     store.append("ana", old.id, "again", answer("yes"))
     assert [c.title for c in store.list("ana")] == ["old", "new"]
@@ -80,3 +81,16 @@ def test_turns_appended_from_many_threads_are_all_kept(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert sorted(t.question for t in store.turns("ana", info.id)) == sorted(f"q{i}" for i in range(16))
+
+
+def test_turns_of_unknown_residency_and_image_turns_are_not_history(tmp_path: Path) -> None:
+    store = ConversationStore(tmp_path)
+    info = store.create("ana")
+    unknown = answer("private text")
+    unknown.route.pop("history_residency")
+    image = answer("an image")
+    image.route["use_case"] = "image"
+    store.append("ana", info.id, "secret?", unknown)
+    store.append("ana", info.id, "draw it", image)
+    store.append("ana", info.id, "leave?", answer("26 days"))
+    assert [h["content"] for h in store.history("ana", info.id)] == ["leave?", "26 days"]

@@ -118,12 +118,14 @@ class ConversationStore:
 
     def history(self, user: str | None, conversation_id: str) -> list[dict[str, str]]:
         """The conversation as ``Assistant.stream``'s ``history``: each question and answer with
-        the residency the answer was produced under."""
+        the residency the answer was produced under (turns without one, and image turns, are left out)."""
         out = []
         for turn in self.turns(user, conversation_id):
             residency = str(turn.answer.route.get("history_residency") or "")
+            if not residency or turn.answer.route.get("use_case") == "image":
+                continue  # a turn of unknown residency could reach any model: left out, as images are
             for role, content in (("user", turn.question), ("assistant", turn.answer.text)):
-                out.append({"role": role, "content": content, **({"residency": residency} if residency else {})})
+                out.append({"role": role, "content": content, "residency": residency})
         return out
 
     def append(self, user: str | None, conversation_id: str, question: str, answer: Answer) -> StoredTurn:
