@@ -13,7 +13,7 @@ HOME_DIR ?= .inhouse
 .PHONY: setup run test bench bench-security lint clean
 
 # Every distribution of the monorepo, installed from its own folder (editable).
-MEMBERS := core connectors/filesystem providers/aws connectors/s3 connectors/web connectors/confluence connectors/sharepoint providers/local providers/bedrock providers/selfhosted providers/gpu ui
+MEMBERS := core connectors/filesystem providers/aws connectors/s3 connectors/web connectors/confluence connectors/sharepoint providers/local providers/bedrock providers/selfhosted providers/litellm providers/gpu ui
 
 $(VENV)/.installed: $(addsuffix /pyproject.toml,$(MEMBERS)) requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -40,8 +40,10 @@ bench: setup ## retrieval and answer quality, speed; prints tables, writes bench
 	$(PY) bench/qa.py
 	$(PY) bench/clapnq.py
 	$(PY) bench/bedrock.py
+	$(PY) bench/litellm.py
 	$(PY) bench/gpu_check.py
 	$(PY) bench/connectors.py
+	$(PY) bench/api.py
 
 bench-security: setup ## ACL probes, residency policy, PII redaction, prompt injection; writes bench/results/*.json
 	$(PY) bench/security.py

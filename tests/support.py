@@ -42,3 +42,15 @@ path = "{corpus}"
         encoding="utf-8",
     )
     return path
+
+
+def in_fresh_thread(function: Any, *args: Any) -> Any:
+    """``function(*args)`` run in a new thread: its result, or its exception re-raised here.
+
+    Code that starts its own event loop (``asyncio.run``) cannot run in a thread where a loop is
+    running, and Playwright's sync API keeps one running in the main thread for as long as the
+    browser tests' session-wide browser lives."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(function, *args).result()

@@ -108,7 +108,7 @@ def test_a_follow_up_sends_the_conversation_as_history(server: Server, sign_in: 
     ask(page, "and for hotels?", keyboard=False)
     call = server.calls[-1]
     assert call["question"] == "and for hotels?" and call["user"] == "bob"
-    answered = server.page.conversations.turns("user:bob")[-2].answer
+    answered = server.page.conversations.open("bob").turns[-2].answer
     assert answered.route["residency"] == "local"
     assert call["history"][-2:] == [  # each turn carries where it ran
         {"role": "user", "content": "How much can I spend on food per day when travelling?", "residency": "local"},

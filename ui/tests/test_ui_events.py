@@ -74,12 +74,12 @@ def test_a_question_runs_as_the_signed_in_user(as_user: Any, echo_model: Any) ->
     ana, bob = as_user("ana"), as_user("bob")
     bob.headers["X-Forwarded-User"] = "ana"
     question = "When is Ana's salary review with the manager?"
-    [chat, _] = run_event(ana, "question", "submit", [question, "auto"], "ana-chat")
+    [chat, _, _] = run_event(ana, "question", "submit", [question, "auto"], "ana-chat")
     sent = json.dumps(echo_model.requests[-1].body)
     assert "14th of March" in sent  # her personal document reached the model for her
     assert said(chat, "user") == [question] and "cite-chip" in json.dumps(chat[1])
     before = len(echo_model.requests)
-    [chat, _] = run_event(bob, "question", "submit", [question, "auto"], "bob-chat")
+    [chat, _, _] = run_event(bob, "question", "submit", [question, "auto"], "bob-chat")
     assert "14th of March" not in json.dumps([r.body for r in echo_model.requests[before:]])  # not for bob
     assert "The documents do not answer this." in json.dumps(chat)
     assert said(chat, "user") == [question]  # only his own turn

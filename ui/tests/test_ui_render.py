@@ -206,8 +206,8 @@ def page(tmp_path: Path) -> Page:
 def ask(page: Page, user: str, answer: Answer) -> tuple[int, str]:
     """Run ``respond`` as ``user``; the turn's id and the final answer's HTML."""
     page.assistant.answer = answer
-    *_, (chat, _) = page.respond("a question", "auto", SimpleNamespace(username=user))
-    turn = page.conversations.turns(f"user:{user}")[-1]
+    *_, (chat, *_) = page.respond("a question", "auto", SimpleNamespace(username=user))
+    turn = page.conversations.open(user).turns[-1]
     return turn.id, chat[-1]["content"]
 
 

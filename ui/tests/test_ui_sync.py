@@ -67,7 +67,8 @@ def test_serve_syncs_a_scheduled_connector_and_stops_on_shutdown(tmp_path: Path)
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().startswith("inhouse is serving on")
-        assert "syncing docs on schedule" in proc.stdout.readline()
+        said = [proc.stdout.readline() for _ in range(2)]  # the API's keys, then the schedule
+        assert any("syncing docs on schedule" in line for line in said), said
         (corpus / "b.md").write_text("# B\n\nThe codeword is qservedx.\n")
         deadline = time.monotonic() + 60
         sources: set[str] = set()

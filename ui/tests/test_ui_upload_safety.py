@@ -215,7 +215,7 @@ def test_a_failure_shows_an_error_id_not_its_text_and_the_log_has_no_question(
     monkeypatch.setattr(tiny, "stream", broken)
     question = "What is the canteen budget for the merger with Globex?"
     with caplog.at_level(logging.DEBUG):
-        [chat, _] = run_event(as_user("ana"), "question", "submit", [question, "auto"], "ana-broken")
+        [chat, *_] = run_event(as_user("ana"), "question", "submit", [question, "auto"], "ana-broken")
     shown = json.dumps(chat)
     assert "10.20.30.40" not in shown and "/srv/inhouse" not in shown and "RuntimeError" not in shown
     assert "the answer failed (error " in shown

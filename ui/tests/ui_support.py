@@ -1,6 +1,7 @@
 """Helpers the UI tests share (``conftest.py`` holds the fixtures): a server in a thread, the
-browser helpers (sign in, ask, screenshots) and the HTTP side of the Gradio page (signing in
-with a ``TestClient``, running one of the page's events the way its frontend does).
+browser helpers (sign in, ask, screenshots), the HTTP side of the Gradio page (signing in
+with a ``TestClient``, running one of the page's events the way its frontend does), and for
+the HTTP API an assistant in a data folder of its own (its own API keys), served.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from support import REPO
+from support import REPO, write_config
 
 CHROMIUM = os.environ.get("INHOUSE_TEST_CHROMIUM", "/usr/bin/chromium")  # never `playwright install`
 ARTIFACTS = REPO / "tests" / "artifacts" / "ui"
@@ -60,7 +61,7 @@ def serving(app: Any) -> Iterator[str]:
     """Serve ``app`` with uvicorn in a thread on a free loopback port; yields its URL (``/`` ended)."""
     import uvicorn
 
-    sock = socket.socket()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # so asyncio sets TCP_NODELAY
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     uv = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
@@ -182,3 +183,43 @@ def upload(client: Any, name: str, content: bytes) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     [path] = response.json()
     return {"path": path, "orig_name": name, "meta": {"_type": "gradio.FileData"}}
+
+
+# ------------------------------------------------------------------------------ the HTTP API
+
+API_CORPUS = {
+    "parking.md": "# Parking\n\nVisitors park on level -2 of the Rotterdam garage.\n",
+    "canteen.md": "# Canteen\n\nThe canteen closes at three on Fridays.\n",
+}
+API_ANA_ONLY = {"salary-ana.md": "# Ana's salary review\n\nAna's review with the manager is booked for the 14th of March.\n"}
+API_USERS = '[users.ana]\ngroups = ["staff"]\n\n[users.bob]\ngroups = ["staff"]\n'
+
+
+def api_assistant(folder: Path, model_url: str, extra: str = "") -> Any:
+    """An assistant on ``API_CORPUS`` (everyone) and ``API_ANA_ONLY`` (``user:ana``), answering with the
+    OpenAI-compatible server at ``model_url`` (profile ``echo``); ``extra`` adds TOML tables."""
+    from inhouse import Assistant
+
+    corpus, personal = folder / "corpus", folder / "ana"
+    for where, files in ((corpus, API_CORPUS), (personal, API_ANA_ONLY)):
+        where.mkdir(parents=True)
+        for name, text in files.items():
+            (where / name).write_text(text, encoding="utf-8")
+    providers = f'[providers.echo]\nuse = "openai-compatible"\nbase_url = "{model_url}"\nmodel = "test-model"\n\n'
+    providers += '[routing]\ndefault = ["echo"]\n'
+    config = write_config(folder, corpus, providers=providers, extra=API_USERS + extra)
+    assistant = Assistant.from_config(config, home=folder / "home")
+    for report in (assistant.ingest(), assistant.ingest(personal, acl=["user:ana"])):
+        assert not report.failed and not report.skipped, report
+    return assistant
+
+
+@contextmanager
+def served(assistant: Any, ui: dict[str, Any] | None = None) -> Iterator[tuple[Any, str]]:
+    """The app of ``assistant`` (``[ui]`` table ``ui``: anonymous visitors by default) on a free
+    loopback port; yields the app and the API's base URL (``.../v1``)."""
+    from inhouse_ui.server import build_app
+
+    app = build_app(assistant, ui or {})
+    with serving(app) as url:
+        yield app, url + "v1"

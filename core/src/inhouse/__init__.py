@@ -1,6 +1,7 @@
 """inhouse: an assistant that answers from your own documents, with citations.
 
-The SDK is ``Assistant``; plugin authors start from ``inhouse.plugins`` and test with
+The SDK is ``Assistant`` (in process) and ``Client`` (a running server, over its HTTP API),
+with the same methods and result types (docs/sdk.md); plugin authors start from ``inhouse.plugins`` and test with
 ``inhouse.testing``.
 """
 
@@ -11,14 +12,19 @@ from inhouse.types import Answer, Chunk, Citation, Hit, IngestReport, Source, Us
 
 if TYPE_CHECKING:
     from inhouse.assistant import Assistant
+    from inhouse.client import Client, UploadReport
     from inhouse.scheduler import SyncScheduler
+    from inhouse.sdk import Conversation
     from inhouse.sync import SyncLog, SyncRecord
 
 _LAZY = {
     "Assistant": "inhouse.assistant",
+    "Client": "inhouse.client",
+    "Conversation": "inhouse.sdk",
     "SyncLog": "inhouse.sync",
     "SyncRecord": "inhouse.sync",
     "SyncScheduler": "inhouse.scheduler",
+    "UploadReport": "inhouse.client",
 }
 
 
@@ -38,7 +44,9 @@ __all__ = [
     "Assistant",
     "Chunk",
     "Citation",
+    "Client",
     "ConfigError",
+    "Conversation",
     "Hit",
     "IngestError",
     "IngestReport",
@@ -49,5 +57,6 @@ __all__ = [
     "SyncLog",
     "SyncRecord",
     "SyncScheduler",
+    "UploadReport",
     "Usage",
 ]

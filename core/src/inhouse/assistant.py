@@ -25,15 +25,15 @@ from inhouse.ledger import Call, Ledger, PriceTable
 from inhouse.plugins import Connector, DocumentRecord, Embedder, Provider, SearchMode, Store
 from inhouse.policy import Policy
 from inhouse.route import Router
+from inhouse.sdk import History, LocalSDK, as_messages, final_answer
 from inhouse.store.snapshots import Tokenizer
 from inhouse.types import Answer, Hit, IngestReport, Usage
 from inhouse.usecase import LanguageDetector
 
 PathsOrConnector = str | os.PathLike[str] | Connector | Iterable[str | os.PathLike[str]] | None
-History = Sequence[dict[str, str]] | Sequence[tuple[str, str]]
 
 
-class Assistant:
+class Assistant(LocalSDK):
     """Ask questions about your documents.
 
     >>> assistant = Assistant.from_config()          # ./plugins.toml or the packaged default
@@ -41,7 +41,9 @@ class Assistant:
     >>> answer = assistant.ask("How many vacation days do I get?")
     >>> answer.text, [c.source for c in answer.citations]
 
-    Plugins are built on first use, so creating an Assistant is cheap.
+    Plugins are built on first use, so creating an Assistant is cheap. The async variants
+    (``aask``, ``astream``, ``asearch``) and ``conversation()`` come from ``inhouse.sdk``;
+    ``inhouse.Client`` has the same methods over the HTTP API.
     """
 
     def __init__(self, settings: config_mod.Settings, home: str | os.PathLike[str] | None = None):
@@ -293,12 +295,7 @@ class Assistant:
         ``mode`` picks a use case of ``[routing]`` (``reasoning``, ``multilingual``, ``image``,
         ``private``, ...); None or ``auto`` lets the router choose. ``images`` go to an
         image-to-image model; ``profile`` answers with one provider profile alone."""
-        answer = None
-        for item in self.stream(question, user=user, history=history, mode=mode, images=images, profile=profile):
-            if isinstance(item, Answer):
-                answer = item
-        assert answer is not None
-        return answer
+        return final_answer(self.stream(question, user=user, history=history, mode=mode, images=images, profile=profile))
 
     def stream(
         self,
@@ -314,7 +311,7 @@ class Assistant:
         Give each ``history`` turn the ``"residency"`` of the answer it belongs to
         (``answer.route["history_residency"]``) so a private turn never reaches a less private
         model. ``profile`` answers with that provider profile alone (``inhouse eval qa --profile``)."""
-        request = Request(question, user, tuple(_as_messages(history)), mode, tuple(bytes(b) for b in images), profile)
+        request = Request(question, user, tuple(as_messages(history)), mode, tuple(bytes(b) for b in images), profile)
         for item in self.pipeline.stream(request):
             if isinstance(item, Answer) and self.audit is not None:
                 self.audit.record_question(question, user, item, self.settings.core.audit.question_text)
@@ -343,17 +340,18 @@ class Assistant:
         if not dense:
             return EvidenceScorer(self._terms.query)
         if self._sentence_vectors is None:
-            self._sentence_vectors = VectorCache(self._embed_sentences)
+            self._sentence_vectors = VectorCache(self.embed)
         return EvidenceScorer(self._terms.query, self._sentence_vectors)
 
-    def _embed_sentences(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed sentences for evidence, recording what a remote embedder received."""
+    def embed(self, texts: Sequence[str], user: str | None = None) -> np.ndarray:
+        """The configured embedder's vectors of ``texts`` (one row each), recording in the
+        ledger and the audit log what a remote embedder received, and for whom."""
         embedder = self.embedder
         before, started = replace(embedder.usage), time.perf_counter()
         try:
             return embedder.embed(list(texts))
         finally:
-            self._record_embedding(before, started)
+            self._record_embedding(before, started, user or "")
 
     def warm_up(self, mode: str | None = None) -> None:
         """Load the embedder, the index and the first provider of ``mode``'s chain now, so the
@@ -380,19 +378,3 @@ class Assistant:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _as_messages(history: History) -> list[dict[str, str]]:
-    """History as ``{"role", "content"}`` turns, each keeping the ``"residency"`` it was produced
-    under when it has one (``Answer.route["history_residency"]``: see ``inhouse.policy``)."""
-    out = []
-    for turn in history:
-        if isinstance(turn, dict):
-            kept = {"role": turn["role"], "content": turn["content"]}
-            if turn.get("residency"):
-                kept["residency"] = str(turn["residency"])
-            out.append(kept)
-        else:
-            role, content = turn
-            out.append({"role": role, "content": content})
-    return out

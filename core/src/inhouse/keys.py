@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS keys (
     last_used REAL, revoked INTEGER NOT NULL DEFAULT 0, requests_per_minute INTEGER);
 """
 _KEY = re.compile(r"^ih-([0-9a-f]{12})-([A-Za-z0-9_-]{43})$")
+LAST_USED_EVERY_S = 60.0  # how stale ``last_used`` may be: it is written at most this often
 _COLUMNS = "id, user, name, created, last_used, revoked, requests_per_minute"
 
 
@@ -108,9 +109,11 @@ class KeyStore:
             row = db.execute(f"SELECT digest, {_COLUMNS} FROM keys WHERE id = ?", (match.group(1),)).fetchone()
             if row is None or not hmac.compare_digest(row[0], _digest(secret)) or row[6]:
                 return None
-            now = time.time()
-            db.execute("UPDATE keys SET last_used = ? WHERE id = ?", (now, row[1]))
-        return _key((*row[1:5], now, *row[6:]))
+            now, last = time.time(), row[5]
+            if last is None or now - last >= LAST_USED_EVERY_S:  # not a write per request under load
+                db.execute("UPDATE keys SET last_used = ? WHERE id = ?", (now, row[1]))
+                last = now
+        return _key((*row[1:5], last, *row[6:]))
 
     def active(self) -> bool:
         """Whether any key is in force (with none, the API serves loopback clients only)."""

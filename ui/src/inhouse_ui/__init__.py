@@ -4,8 +4,10 @@
 (``inhouse serve``). The modules are small and named for what they do: ``page`` (the Gradio
 Blocks), ``render`` (the HTML of answers, sources and reports), ``auth`` (the user of a
 request, in every sign-in mode), ``sessions`` (signed session cookies), ``signin``
-(``/login``, ``/logout``), ``conversations``, ``uploads``, ``feedback``, ``files``
-(``/files/{doc_id}`` and ``/images/{id}``) and ``api``.
+(``/login``, ``/logout``), ``conversations`` (each user's stored conversations, as the page
+shows them) and ``conversation_list`` (the list to reopen them), ``uploads``, ``feedback``,
+``files`` (``/files/{doc_id}`` and ``/images/{id}``) and ``api`` (the HTTP API at ``/v1``:
+OpenAI-compatible and native routes, API keys, rate limits).
 """
 
 from __future__ import annotations

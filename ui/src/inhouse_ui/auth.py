@@ -93,21 +93,19 @@ class Auth:
             raise PermissionError("sign in first")
         return str(name)
 
-    def session_key(self, request: Any) -> str:
-        """Whose conversation this is: the user's (an anonymous visitor is a user of their own)."""
-        return f"user:{self.user(request)}"
-
 
 class VisitorCookie:
     """ASGI middleware of the anonymous mode: a request without a valid visitor cookie gets a
-    new one, both on the request (so this very request has its visitor) and on the response."""
+    new one, both on the request (so this very request has its visitor) and on the response;
+    requests for paths starting with one of ``exempt`` (the HTTP API's) pass untouched."""
 
-    def __init__(self, app: ASGIApp, auth: Auth):
+    def __init__(self, app: ASGIApp, auth: Auth, exempt: tuple[str, ...] = ()):
         self.app = app
         self.visitors = auth.visitors
+        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.visitors is None:
+        if scope["type"] != "http" or self.visitors is None or scope["path"].startswith(self.exempt):
             await self.app(scope, receive, send)
             return
         if self.visitors.visitor(HTTPConnection(scope).cookies.get(VISITOR_COOKIE)) is not None:

@@ -2,7 +2,8 @@
 source's passage beside the chat, rate answers, pick a mode and add documents.
 
 Every handler reads the user from the request (``Auth``) and their conversation from the
-server (``Conversations``); the page only sends what was typed or clicked.
+server (``Conversations``, stored per user: they survive a restart, and ``conversation_list``
+reopens or deletes past ones); the page only sends what was typed or clicked.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from typing import Any
 
 import gradio as gr
 
+from inhouse.conversations import ConversationStore
 from inhouse.errors import InhouseError
 from inhouse.types import Answer
 from inhouse_ui import render
 from inhouse_ui.auth import Auth
-from inhouse_ui.conversations import Conversations, Turn
+from inhouse_ui.conversation_list import ConversationList
+from inhouse_ui.conversations import Conversations, Open, Turn
 from inhouse_ui.feedback import Feedback
 from inhouse_ui.files import Images
 from inhouse_ui.settings import UISettings
@@ -68,7 +71,8 @@ class Page:
         self.assistant = assistant
         self.ui = ui
         self.auth = auth
-        self.conversations = conversations or Conversations()
+        self.conversations = conversations or Conversations(ConversationStore(assistant.home))
+        self.history = ConversationList(self.conversations, self._user, ui.allowed_link_origins)
         self.feedback = feedback or Feedback(assistant.home / "feedback.sqlite3")
         self.uploads = uploads or Uploads(assistant, workers=ui.upload_workers)
         self.images = images or Images()
@@ -136,6 +140,7 @@ class Page:
                         )
                         comment_send = gr.Button("Send comment", elem_id="feedback-send", size="sm")
                     feedback_done = gr.HTML("", elem_id="feedback-done", js_on_load=None)
+                    self.history.build()
                     if ui.uploads:
                         with gr.Group(elem_id="uploads"):
                             gr.HTML('<h2 class="uploads-title">Add documents</h2>', elem_id="uploads-title", js_on_load=None)
@@ -158,13 +163,13 @@ class Page:
             cite_open = gr.Button("Open source", visible="hidden", elem_id="cite-open")
             feedback_turn = gr.State(None)
 
-            load_outputs = [header, chat] + ([collection] if ui.uploads else [])
+            load_outputs = [header, chat, self.history.html] + ([collection] if ui.uploads else [])
             demo.load(self.on_load, None, load_outputs, show_progress="hidden", queue=False, **private)
             gr.on(
                 [question.submit, send.click],
                 self.respond,
                 [question, mode],
-                [chat, question],
+                [chat, question, self.history.html],
                 show_progress="minimal",
                 show_progress_on=[chat],
                 concurrency_limit=ui.concurrency,
@@ -192,9 +197,7 @@ class Page:
                 show_progress="hidden",
                 **private,
             )
-            new_outputs = [chat, panel, close, feedback_group, feedback_done]
-            new.click(self.new_conversation, None, new_outputs, show_progress="hidden", **private)
-            chat.clear(self.new_conversation, None, new_outputs, show_progress="hidden", **private)
+            self.history.wire(new, chat, [panel, close, feedback_group, feedback_done])
             mode.change(self.on_mode, [mode], None, show_progress="hidden", queue=False, **private)  # never holds up a question
             if ui.uploads:
                 upload.upload(
@@ -209,17 +212,19 @@ class Page:
 
     # handlers -----------------------------------------------------------------------------
 
-    def _who(self, request: gr.Request) -> tuple[str, str]:
+    def _user(self, request: gr.Request) -> str:
         try:
-            return self.auth.user(request), self.auth.session_key(request)
+            return self.auth.user(request)
         except PermissionError:
             raise gr.Error("Sign in first.") from None
 
     def on_load(self, request: gr.Request) -> tuple[Any, ...]:
-        """The header with the user, their conversation so far, and the collections they may add to."""
-        user, key = self._who(request)
+        """The header with the user, the conversation they have open (after a restart: their
+        latest), the list of their conversations, and the collections they may add to."""
+        user = self._user(request)
         header = render.header_html(self.ui.title, user, self.auth.mode == "password")
-        out: list[Any] = [header, render.chat_messages(self.conversations.turns(key), self.ui.allowed_link_origins)]
+        turns = self.conversations.refresh(user).turns
+        out: list[Any] = [header, render.chat_messages(turns, self.ui.allowed_link_origins), self.history.shown(user)]
         if self.ui.uploads:
             choices = [("Personal: only you", PERSONAL)]
             if self.may_share(user):
@@ -232,20 +237,26 @@ class Page:
         offered = {value for _, value in self.modes}
         return mode if mode in offered and mode != AUTO else None
 
-    def respond(self, question: str, mode: str, request: gr.Request) -> Iterator[tuple[Any, Any]]:
-        """Stream one answer into the chat (the question box is emptied at once)."""
-        user, key = self._who(request)
+    def respond(self, question: str, mode: str, request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        """Stream one answer into the chat (the question box is emptied at once), store it in the
+        open conversation, and list the conversations again."""
+        user = self._user(request)
         question = (question or "").strip()
         if not question:
-            yield gr.skip(), gr.skip()
+            yield gr.skip(), gr.skip(), gr.skip()
             return
         use_mode = self.mode_value(mode)
-        history = self.conversations.history(key)
+        conversation = self.conversations.open(user)
+        history = self.conversations.history(user, conversation)
         turn = Turn(question, mode=use_mode)
-        self.conversations.add(key, turn)
-        turns = self.conversations.turns(key)
+        self.conversations.add(conversation, turn)
         origins = self.ui.allowed_link_origins
-        yield render.chat_messages(turns, origins), ""
+
+        def chat() -> Any:  # nothing while the user has another conversation open
+            shown = self.conversations.open(user) is conversation
+            return render.chat_messages(conversation.turns, origins) if shown else gr.skip()
+
+        yield chat(), "", gr.skip()
         last = 0.0
         try:
             for item in self.assistant.stream(question, user=user, history=history, mode=use_mode):
@@ -257,7 +268,7 @@ class Page:
                 now = time.perf_counter()
                 if now - last >= STREAM_EVERY_S and turn.partial.strip():
                     last = now
-                    yield render.chat_messages(turns, origins), gr.skip()
+                    yield chat(), gr.skip(), gr.skip()
         except Exception as exc:  # the reader sees an error id; the log has the details (never the question)
             error_id = secrets.token_hex(4)
             log.error("answer %s for %s failed: %s: %s", error_id, user, type(exc).__name__, exc, exc_info=exc)
@@ -265,14 +276,22 @@ class Page:
             turn.error = f"{what} (error {error_id}; the server log has the details)"
         if turn.answer is None and not turn.error:
             turn.error = "the assistant stopped without an answer"
-        yield render.chat_messages(turns, origins), gr.skip()
+        elif turn.answer is not None and not turn.error:
+            self._keep(user, conversation, turn)
+        yield chat(), gr.skip(), self.history.shown(user)
+
+    def _keep(self, user: str, conversation: Open, turn: Turn) -> None:
+        try:
+            self.conversations.keep(user, conversation, turn)
+        except Exception as exc:  # the answer is shown all the same; only this conversation misses it
+            log.error("storing the answer for %s failed: %s: %s", user, type(exc).__name__, exc, exc_info=exc)
 
     def open_citation(self, key: str, request: gr.Request) -> tuple[str, Any]:
         """The passage of source ``cite-TURN-N`` (or closest passage ``related-TURN-N``) of the
         user's own conversation, beside the chat."""
-        _, conversation = self._who(request)
+        user = self._user(request)
         match = _CITE.match((key or "").strip())
-        turn = self.conversations.find(conversation, int(match.group(2))) if match else None
+        turn = self.conversations.find(user, int(match.group(2))) if match else None
         answer = turn.answer if turn is not None else None
         if match is None or answer is None:
             return render.PANEL_EMPTY, gr.update(visible=False)
@@ -289,26 +308,17 @@ class Page:
 
     def on_like(self, data: gr.LikeData, request: gr.Request) -> tuple[Any, ...]:
         """Store a thumbs up or down (or take it back) for one of the user's answers."""
-        user, key = self._who(request)
+        user = self._user(request)
         index = data.index[0] if isinstance(data.index, list | tuple) else data.index
-        turns = self.conversations.turns(key)
+        turns = self.conversations.open(user).turns
         position = int(index) // 2
         turn = turns[position] if 0 <= position < len(turns) else None
         if turn is None or turn.answer is None:
             return gr.update(visible=False), "", None, "", ""
         rating = 1 if data.liked is True else -1 if data.liked is False else 0
         answer = turn.answer
-        sources = [
-            {
-                "n": c.n,
-                "source": c.source,
-                "title": c.title,
-                "heading": c.heading,
-                "page": c.page,
-                "doc_id": c.doc_id or None,
-            }
-            for c in answer.citations
-        ]
+        fields = ("n", "source", "title", "heading", "page")
+        sources = [{**{f: getattr(c, f) for f in fields}, "doc_id": c.doc_id or None} for c in answer.citations]
         turn.feedback_id = self.feedback.rate(
             user=user,
             question=turn.question,
@@ -327,20 +337,14 @@ class Page:
 
     def on_comment(self, text: str, turn_id: int | None, request: gr.Request) -> tuple[Any, ...]:
         """Attach a comment to the user's rating of an answer."""
-        user, key = self._who(request)
-        turn = self.conversations.find(key, int(turn_id)) if turn_id is not None else None
+        user = self._user(request)
+        turn = self.conversations.find(user, int(turn_id)) if turn_id is not None else None
         if turn is None or turn.feedback_id is None:
             return gr.update(visible=False), "", ""
         if (text or "").strip():
             self.feedback.comment(turn.feedback_id, user, text)
             return gr.update(visible=False), render.notice("Thanks, your comment was saved."), ""
         return gr.update(visible=False), "", ""
-
-    def new_conversation(self, request: gr.Request) -> tuple[Any, ...]:
-        """Forget the user's conversation and empty the chat and the panels."""
-        _, key = self._who(request)
-        self.conversations.clear(key)
-        return [], render.PANEL_EMPTY, gr.update(visible=False), gr.update(visible=False), ""
 
     def on_mode(self, mode: str) -> None:
         """Load the chosen mode's first model while the user types."""
@@ -350,7 +354,7 @@ class Page:
 
     def on_upload(self, files: list[str] | None, collection: str, request: gr.Request) -> Iterator[tuple[Any, Any]]:
         """Save the dropped files, ingest them in the background, show progress, then the report."""
-        user, _ = self._who(request)
+        user = self._user(request)
         if not files:
             yield gr.skip(), gr.skip()
             return

@@ -87,6 +87,8 @@ def answer_body(turn: Turn, origins: Sequence[str] = ()) -> str:
         if text.count("```") % 2:  # close a code block the model left open, or it swallows the sources
             text += "\n```"
         parts.append(safe_markdown(text, origins))
+    if answer.usage.images and not turn.images:  # a reopened conversation: images are not stored
+        parts.append('<p class="image-gone">The image is not kept once the conversation is closed or the server restarts.</p>')
     for image_id in turn.images:
         alt = escape(f"Image for: {turn.question}"[:200], quote=True)
         parts.append(

@@ -1,14 +1,15 @@
-"""One FastAPI app: ``/health``, ``/login`` and ``/logout`` (password sign-in),
-``/files/{doc_id}``, ``/images/{id}``, ``/admin/audit`` and ``/admin/sync``, ``/api`` (to
-come) and the chat page at ``/``; and ``serve``, which ``inhouse serve`` calls: it also runs
-the connectors' scheduled syncs (``inhouse.scheduler``) while it serves.
+"""One FastAPI app: ``/health``, ``/healthz`` and ``/readyz``, ``/login`` and ``/logout``
+(password sign-in), ``/files/{doc_id}``, ``/images/{id}``, ``/admin/audit`` and ``/admin/sync``,
+the HTTP API at ``/v1`` (``inhouse_ui.api``, its own app with API keys) and the chat page at
+``/``; and ``serve``, which ``inhouse serve`` calls: it also runs the connectors' scheduled
+syncs (``inhouse.scheduler``) while it serves.
 
 Gradio is used through its public API only: the page gets the app's own user of each request
 through ``mount_gradio_app(auth_dependency=...)``, and nothing here changes process-wide
 settings (the page's Blocks pass ``analytics_enabled=False``). Middleware around the app:
 ``UploadGuard`` (events may name only files uploaded to Gradio's upload folder),
 ``SecurityHeaders`` (a Content-Security-Policy on every response), and in the anonymous mode
-``VisitorCookie`` (each browser its own visitor).
+``VisitorCookie`` (each browser its own visitor; not for the API and the probes, which use no cookies).
 """
 
 from __future__ import annotations
@@ -24,12 +25,16 @@ from typing import Any
 
 import gradio as gr
 from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
 from gradio.route_utils import BUILD_PATH_LIB
 from starlette.datastructures import MutableHeaders
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from inhouse_ui import admin, api, files, signin
+from inhouse.keys import KeyStore
+from inhouse_ui import admin, files, signin
+from inhouse_ui.api import build_api
+from inhouse_ui.api.settings import APISettings
 from inhouse_ui.auth import Auth, VisitorCookie
 from inhouse_ui.look import asset, theme
 from inhouse_ui.page import Page
@@ -44,6 +49,8 @@ CSP = (
     "worker-src 'self' blob:; frame-src 'none'; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
+API_PATH = "/v1"
+NO_COOKIES = (API_PATH + "/", "/healthz", "/readyz")  # paths a visitor cookie is not set on
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
@@ -52,10 +59,14 @@ HEADERS = {
 }
 
 
-def build_app(assistant: Any, settings: UISettings | dict[str, Any] | None = None) -> FastAPI:
-    """The app for ``assistant``; ``settings`` is the ``[ui]`` table (a dict, or ``UISettings``).
+def build_app(
+    assistant: Any, settings: UISettings | dict[str, Any] | None = None, api_settings: APISettings | None = None
+) -> FastAPI:
+    """The app for ``assistant``; ``settings`` is the ``[ui]`` table (a dict, or ``UISettings``),
+    ``api_settings`` the ``[api]`` table (else the assistant's configuration's).
     With ``users`` the session secret is read from (or made in) ``<assistant.home>/ui-secret``."""
     ui = UISettings.from_mapping(settings)
+    api_settings = api_settings or APISettings.from_config(assistant.settings)
     auth = Auth(ui, Path(assistant.home))
     page = Page(assistant, ui, auth)
     app = FastAPI(title=ui.title, docs_url=None, redoc_url=None, openapi_url=None)
@@ -68,6 +79,18 @@ def build_app(assistant: Any, settings: UISettings | dict[str, Any] | None = Non
         """Up, and whether the models are loaded (no sign-in needed)."""
         return {"status": "ok", "warm": bool(getattr(app.state, "warm", False))}
 
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        """The process is up (a liveness probe: no key, no sign-in)."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        """200 once the models are loaded, else 503 (a readiness probe)."""
+        if getattr(app.state, "warm", False):
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "warming up"}, status_code=503, headers={"Retry-After": "5"})
+
     # Routes before the mount: the page at "/" answers every path it is given.
     app.mount("/assets", CachedAssets(directory=BUILD_PATH_LIB), name="assets")
     if auth.mode == "password":
@@ -75,13 +98,14 @@ def build_app(assistant: Any, settings: UISettings | dict[str, Any] | None = Non
         app.add_middleware(signin.SignInRedirect, auth=auth)
     app.include_router(files.router(assistant.open_document, auth, page.images))
     app.include_router(admin.router(assistant, auth, ui.admins))
-    app.include_router(api.router)
+    if api_settings.enabled:
+        app.mount(API_PATH, build_api(assistant, ui, page.uploads, api_settings))
     blocks = page.build()
     upload_folder = blocks.GRADIO_CACHE  # where Gradio's upload route writes: GRADIO_TEMP_DIR, else <tmp>/gradio
     page.uploads.folder = upload_folder
     app.add_middleware(UploadGuard, folder=upload_folder)
     if auth.mode == "anonymous":
-        app.add_middleware(VisitorCookie, auth=auth)
+        app.add_middleware(VisitorCookie, auth=auth, exempt=NO_COOKIES)
     app.add_middleware(SecurityHeaders)
     blocks.queue(default_concurrency_limit=ui.concurrency)
     max_mb = assistant.settings.core.ingest.max_file_mb
@@ -171,7 +195,9 @@ def _listen(host: str, port: int) -> socket.socket:
     from inhouse.errors import InhouseError
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on connections accepted from
+    # such a socket; without it each reply sent in pieces waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -181,6 +207,18 @@ def _listen(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def api_notice(assistant: Any, base: str) -> str:
+    """What ``inhouse serve`` says at start about the HTTP API: off, keys in force, or loopback only."""
+    if not APISettings.from_config(assistant.settings).enabled:
+        return "inhouse: the HTTP API is off ([api] enabled = false)"
+    if KeyStore(Path(assistant.home)).active():
+        return f"inhouse: HTTP API at {base}{API_PATH}: API keys are in force, every request needs Authorization: Bearer <key>"
+    return (
+        f"inhouse: HTTP API at {base}{API_PATH}: no API keys, so it serves clients on this machine only, as the local user "
+        "(make a key with `inhouse keys create --user NAME`)"
+    )
 
 
 def url(host: str, port: int) -> str:
@@ -211,6 +249,7 @@ def serve(config: Path | None, home: Path | None, host: str = "127.0.0.1", port:
 
         threading.Thread(target=warm, daemon=True, name="inhouse-warm-up").start()
         print(f"inhouse is serving on {url(host, port)}", flush=True)
+        print(api_notice(assistant, url(host, port)), flush=True)
         scheduler = SyncScheduler(assistant)
         if scheduler.start():
             print(f"inhouse: syncing {', '.join(sorted(scheduler.schedules))} on schedule (see /admin/sync)", flush=True)

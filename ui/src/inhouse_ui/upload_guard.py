@@ -110,16 +110,22 @@ class UploadGuard:
         if refusal is not None:
             await JSONResponse({"detail": f"refused: {refusal}"}, status_code=400)(scope, receive, send)
             return
-        replayed = False
+        await self.app(scope, replaying(bytes(body), receive), send)
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": bytes(body), "more_body": False}
-            return await receive()
 
-        await self.app(scope, replay, send)
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives the app ``body`` (already read by a middleware) as one message,
+    then whatever the client sends next (a disconnect)."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 def _multipart(scope: Scope) -> bool:

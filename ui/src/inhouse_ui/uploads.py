@@ -28,9 +28,10 @@ import shutil
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 from inhouse.access import PUBLIC, user_principal
 from inhouse_ui.upload_guard import open_upload
@@ -65,7 +66,8 @@ class Job:
     collection: Collection
     names: list[str]
     replaced: dict[str, Path] = field(default_factory=dict)  # name -> the original, set aside
-    id: str = field(default_factory=lambda: secrets.token_hex(4))
+    id: str = field(default_factory=lambda: secrets.token_hex(8))
+    started: bool = False  # the worker has taken it from the queue
     done: int = 0
     total: int | None = None  # files that changed (known once ingestion starts)
     current: str = ""
@@ -85,13 +87,21 @@ def safe_segment(user: str) -> str:
 def safe_filename(name: str) -> str:
     """The last component of an uploaded file's name, without control characters, leading dots
     or ``~$`` (the filesystem connector skips hidden files and Office lock files)."""
-    base = re.sub(r"[\x00-\x1f\x7f]", "", name.replace("\\", "/").rsplit("/", 1)[-1]).strip()
+    base = re.sub(r"[\x00-\x1f\x7f\ud800-\udfff]", "", name.replace("\\", "/").rsplit("/", 1)[-1]).strip()
     while base.startswith((".", "~$")):
         base = base[1:] if base.startswith(".") else base[2:]
     stem, dot, ext = base.rpartition(".")
-    if dot and len(base) > 180:
-        base = f"{stem[: 179 - len(ext)]}.{ext}"
-    return base[:180] or "upload"
+    if dot and len(ext) <= 16 and _fits(base) != base:
+        base = f"{_fits(stem, NAME_BYTES - 1 - len(ext.encode()))}.{ext}"
+    return _fits(base) or "upload"
+
+
+NAME_BYTES = 200  # of a stored file's name in UTF-8 (file systems allow 255)
+
+
+def _fits(text: str, limit: int = NAME_BYTES) -> str:
+    """``text`` cut to at most ``limit`` bytes of UTF-8, never inside a character."""
+    return text.encode()[:limit].decode(errors="ignore")
 
 
 _PATHS = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][^\s\\/:'\"()]+){2,}[\\/]?|\b[a-z][a-z0-9+.-]*://[^\s'\"()]+", re.I)
@@ -113,6 +123,7 @@ class Uploads:
         self._slots = threading.BoundedSemaphore(workers)
         self._queues: dict[Path, deque[Job]] = {}
         self._lock = threading.Lock()
+        self._writing: dict[Path, threading.Lock] = {}  # each folder's, held while it changes
 
     def collection_folder(self, user: str, collection: Collection) -> Path:
         """The folder of ``user``'s personal collection, or of the shared one."""
@@ -123,21 +134,28 @@ class Uploads:
     def save(self, files: list[str], user: str, collection: Collection) -> Job:
         """Copy the uploaded files (paths in Gradio's upload folder; anything else raises
         ``UploadRefused`` before a byte is read) into a staging folder and queue their ingestion."""
-        job = Job(user=user, collection=collection, names=[])
-        staging = self.root / "staging" / job.id
         descriptors: list[tuple[str, int]] = []
         try:
             for item in files:
-                descriptors.append((safe_filename(Path(str(item)).name), open_upload(item, self.folder or "")))
-            staging.mkdir(parents=True)
-            for name, fd in descriptors:
-                with open(fd, "rb", closefd=False) as src, open(staging / name, "wb") as out:
-                    shutil.copyfileobj(src, out)
-                if name not in job.names:
-                    job.names.append(name)
+                descriptors.append((Path(str(item)).name, open_upload(item, self.folder or "")))
+            return self.add([(name, open(fd, "rb", closefd=False)) for name, fd in descriptors], user, collection)
         finally:
             for _, fd in descriptors:
                 os.close(fd)
+
+    def add(self, files: Sequence[tuple[str, BinaryIO]], user: str, collection: Collection) -> Job:
+        """Copy files received some other way (the HTTP API's uploads: each the name its client
+        gave, made safe with ``safe_filename``, and a readable binary file) into a staging
+        folder and queue their ingestion."""
+        job = Job(user=user, collection=collection, names=[])
+        staging = self.root / "staging" / job.id
+        staging.mkdir(parents=True)
+        for given, src in files:
+            name = safe_filename(given)
+            with open(staging / name, "wb") as out:
+                shutil.copyfileobj(src, out)
+            if name not in job.names:
+                job.names.append(name)
         folder = self.collection_folder(user, collection)
         with self._lock:
             queue = self._queues.setdefault(folder, deque())
@@ -152,7 +170,7 @@ class Uploads:
             with self._lock:
                 job = self._queues[folder][0]
             try:
-                with self._slots:
+                with self._slots, self._writer(folder):
                     self.run(job, folder)
             except Exception:  # never leave the page waiting
                 job.error = job.error or self._failure(job)
@@ -170,7 +188,7 @@ class Uploads:
     def run(self, job: Job, folder: Path) -> None:
         """Move the staged files into ``folder`` (originals set aside), ingest it, fill in
         ``job.results``, and put back the original of every replacement that failed."""
-        started = time.perf_counter()
+        started, job.started = time.perf_counter(), True
         staging = self.root / "staging" / job.id
         backups = self.root / "replaced" / job.id
         acl = [user_principal(job.user)] if job.collection == PERSONAL else [PUBLIC]
@@ -216,3 +234,16 @@ class Uploads:
 
     def _ingest(self, folder: Path, acl: list[str], progress: Any) -> Any:
         return self.assistant.ingest(folder, acl=acl, on_progress=progress)
+
+    def remove(self, folder: Path, name: str, doc_id: str) -> None:
+        """Delete the file ``name`` of the collection ``folder`` and its document ``doc_id`` from
+        the index, between two ingestions of that folder (never while one runs)."""
+        if safe_filename(name) != name:
+            raise ValueError(f"{name!r} is not a file name of a collection folder")
+        with self._writer(folder):
+            (folder / name).unlink(missing_ok=True)
+            self.assistant.store.delete([doc_id])
+
+    def _writer(self, folder: Path) -> threading.Lock:
+        with self._lock:
+            return self._writing.setdefault(folder, threading.Lock())

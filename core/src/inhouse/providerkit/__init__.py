@@ -14,6 +14,7 @@
 - :func:`usage_from` takes the token counts a server reports, or estimates.
 - :func:`host_residency`: ``local``, ``self-hosted`` or ``external`` (and why) for the host a client
   connects to (connectors that read from a server declare their residency with it).
+- :func:`status_outcome`: what an HTTP error status means (error code, retry here, fall back).
 - :class:`BudgetSettings`: the ``context_window`` and ``context_tokens`` keys with which a
   profile sizes the context its model receives (``Provider.context_window``,
   ``Provider.preferred_context``).
@@ -26,6 +27,7 @@ from inhouse.providerkit.budget import BudgetSettings
 from inhouse.providerkit.client import LazyClient
 from inhouse.providerkit.hosts import host_residency
 from inhouse.providerkit.retry import Backoff, Classify, RetrySettings, call_with_retries
+from inhouse.providerkit.status import Outcome, status_outcome
 from inhouse.providerkit.stream import first_token_stream
 from inhouse.providerkit.turns import alternating_turns, usage_from
 
@@ -34,10 +36,12 @@ __all__ = [
     "BudgetSettings",
     "Classify",
     "LazyClient",
+    "Outcome",
     "RetrySettings",
     "alternating_turns",
     "call_with_retries",
     "first_token_stream",
     "host_residency",
+    "status_outcome",
     "usage_from",
 ]

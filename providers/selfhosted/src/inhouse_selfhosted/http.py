@@ -24,35 +24,19 @@ from inhouse.plugins import ConfigPath, Prompt
 from inhouse.providerkit import (
     Backoff,
     LazyClient,
+    Outcome,
     RetrySettings,
     alternating_turns,
     call_with_retries,
     first_token_stream,
+    status_outcome,
     usage_from,
 )
 from inhouse.types import Usage
 from inhouse_selfhosted.sse import events
 
 T = TypeVar("T")
-Outcome = tuple[str, bool, bool]
-"""(our error code, retry here, the router may fall back)."""
 
-# HTTP status -> outcome. 424 is TGI's "generation error"; other statuses: 5xx unavailable
-# (retried), other 4xx an error that is not.
-STATUS: dict[int, Outcome] = {
-    400: ("validation", False, False),
-    401: ("access-denied", False, False),
-    403: ("access-denied", False, False),
-    404: ("not-found", False, False),
-    408: ("timeout", True, True),
-    413: ("validation", False, False),
-    422: ("validation", False, False),
-    424: ("error", False, True),
-    429: ("throttled", True, True),
-    502: ("unavailable", True, True),
-    503: ("not-ready", True, True),
-    504: ("timeout", True, True),
-}
 # TGI's ``error_type`` of an error sent as a stream event (its streams answer 200, then the error).
 ERROR_TYPES: dict[str, Outcome] = {
     "overloaded": ("throttled", True, True),
@@ -247,11 +231,9 @@ class HttpClient:
 
 
 def _outcome(error: ServerError) -> Outcome:
-    if error.status in STATUS:
-        return STATUS[error.status]
     if error.status is None or error.status < 400:
         return ERROR_TYPES.get(error.kind, ("error", False, True))
-    return ("unavailable", True, True) if error.status >= 500 else ("error", False, False)
+    return status_outcome(error.status)
 
 
 def json_events(response: httpx.Response) -> Iterator[dict[str, Any]]:

@@ -1,23 +1,41 @@
-// The chat page's small script: source buttons inside answers open the passage panel.
-// Gradio's sanitizer keeps a button's classes, so the turn and source number travel as
-// class "cite-TURN-N" (a closest passage of an abstention: "related-TURN-N"); this writes it
-// to a hidden textbox and presses a hidden button.
+// The chat page's small script. Buttons inside Gradio's HTML reach Python by writing a key to
+// a hidden textbox and pressing a hidden button:
+// - source buttons inside answers open the passage panel. Gradio's sanitizer keeps a button's
+//   classes, so the turn and source number travel as class "cite-TURN-N" (a closest passage of
+//   an abstention: "related-TURN-N");
+// - the list of past conversations: "open-ID" reopens one, "delete-ID" deletes one (once the
+//   reader confirms).
 (() => {
   if (window.inhouse) return;
   const pattern = /^(cite|related)-\d+-\d+$/;
+  const press = (box, button, key) => {
+    const input = document.querySelector(`${box} textarea, ${box} input`);
+    const go = document.querySelector(button);
+    if (!input || !go) return false;
+    input.value = key;
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+    go.click();
+    return true;
+  };
   document.addEventListener("click", (event) => {
     const chip = event.target instanceof Element ? event.target.closest("button.cite-chip") : null;
     if (!chip) return;
     const key = [...chip.classList].find((name) => pattern.test(name));
-    const box = document.querySelector("#cite-key textarea, #cite-key input");
-    const open = document.querySelector("#cite-open");
-    if (!key || !box || !open) return;
+    if (!key || !document.querySelector("#cite-open")) return;
     event.preventDefault();
     document.querySelectorAll("button.cite-chip[aria-pressed]").forEach((b) => b.removeAttribute("aria-pressed"));
     chip.setAttribute("aria-pressed", "true");
-    box.value = key;
-    box.dispatchEvent(new Event("input", { bubbles: true }));
-    open.click();
+    press("#cite-key", "#cite-open", key);
+  });
+  document.addEventListener("click", (event) => {
+    const button = event.target instanceof Element ? event.target.closest("#conversation-list button[data-action]") : null;
+    if (!button) return;
+    const { action, conversation } = button.dataset;
+    if (!/^(open|delete)$/.test(action) || !/^[0-9a-f]{32}$/.test(conversation)) return;
+    event.preventDefault();
+    const title = button.closest("li")?.querySelector(".conversation-title")?.textContent || "this conversation";
+    if (action === "delete" && !window.confirm(`Delete “${title}”? This cannot be undone.`)) return;
+    press("#conversation-key", "#conversation-go", `${action}-${conversation}`);
   });
   window.inhouse = {
     showPanel() {
