@@ -224,6 +224,17 @@ class Store(Plugin):
         fact may run across a chunk boundary. Default: ``[chunk]`` (a store that cannot)."""
         return [chunk]
 
+    def export(self) -> Iterator[tuple[DocumentRecord, list[Chunk], np.ndarray]]:
+        """Every stored document with its chunks (reading order) and their vectors (one row each),
+        for ``inhouse migrate``: another store's ``upsert`` of each gives the same index without
+        re-embedding. Raise ``NotImplementedError`` when the store cannot (the default)."""
+        raise NotImplementedError(f"the {type(self).__name__} store cannot export its index")
+
+    def embedder_of(self) -> tuple[str | None, int | None]:
+        """The embedder model id and dimension the stored vectors came from (``check_embedder``
+        remembered them), or ``(None, None)`` when unknown. Default: unknown."""
+        return None, None
+
     def check_embedder(self, model_id: str, dimension: int) -> None:
         """Remember which embedder made the vectors; raise ``ConfigError`` when the stored
         vectors came from another one (they cannot be compared). Default: no check."""

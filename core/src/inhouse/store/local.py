@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -134,6 +134,14 @@ class LocalStore(Store):
     def document(self, doc_id: str) -> DocumentRecord | None:
         """One stored document by id (a single indexed lookup)."""
         return self._records.documents(doc_id=doc_id).get(doc_id)
+
+    def export(self) -> Iterator[tuple[DocumentRecord, list[Chunk], np.ndarray]]:
+        """Every document with its chunks and vectors, read from SQLite (the record of truth)."""
+        return self._records.export()
+
+    def embedder_of(self) -> tuple[str | None, int | None]:
+        """The embedder the stored vectors came from (remembered by ``check_embedder``)."""
+        return self._records.embedder()
 
     def count(self) -> int:
         """Number of stored chunks."""

@@ -55,6 +55,11 @@ _UPGRADE_3 = (
 )
 
 
+def _document(row: Sequence[Any]) -> DocumentRecord:
+    """A ``DocumentRecord`` from a row selected as ``_DOCUMENT_COLUMNS``."""
+    return DocumentRecord(*row[:6], tuple(json.loads(row[6])), row[7], row[8])
+
+
 def row_to_chunk(row: Sequence[Any]) -> Chunk:
     """Build a ``Chunk`` from a row selected as ``_CHUNK_COLUMNS``."""
     _, cid, doc_id, ordinal, source, title, heading, page, acl, text, meta, sensitivity = row
@@ -272,7 +277,7 @@ class Records:
             sql, args = sql + " WHERE id = ?", (doc_id,)
         with self.read() as db:
             rows = db.execute(sql, args).fetchall()
-        return {r[0]: DocumentRecord(*r[:6], tuple(json.loads(r[6])), r[7], r[8]) for r in rows}
+        return {r[0]: _document(r) for r in rows}
 
     def count(self) -> int:
         """Number of stored chunks."""
@@ -297,6 +302,22 @@ class Records:
                 texts.append(Chunk("", "", "", title, text, heading).embed_text())
                 blobs.append(blob)
         return gen, rows, texts, b"".join(blobs)
+
+    def export(self) -> Iterator[tuple[DocumentRecord, list[Chunk], np.ndarray]]:
+        """Every document with its chunks (in reading order) and their vectors, one document
+        per read transaction (a document is never seen half-written)."""
+        for doc_id in sorted(self.documents()):
+            with self.read() as db:
+                doc = db.execute(f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE id = ?", (doc_id,)).fetchone()
+                rows = db.execute(
+                    f"SELECT {_CHUNK_COLUMNS}, vector FROM chunks WHERE doc_id = ? ORDER BY ordinal, pk", (doc_id,)
+                ).fetchall()
+            if doc is None:
+                continue  # deleted since the listing
+            record = _document(doc)
+            chunks = [row_to_chunk(r[:-1]) for r in rows]
+            vectors = np.stack([np.frombuffer(r[-1], dtype="<f4") for r in rows]) if rows else np.zeros((0, 0), "<f4")
+            yield record, chunks, vectors.astype(np.float32)
 
     def chunks_by_pk(self, pks: Sequence[int]) -> dict[int, Chunk]:
         """Chunks for these primary keys (missing ones are left out)."""

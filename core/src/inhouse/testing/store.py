@@ -190,3 +190,23 @@ class StoreTests(PluginContract):
         store.upsert(*_doc("b", ["leave the building"], source="it/fire.md", axis=1))
         hits = store.search(None, "leave", k=5, filters={"source": "hr/*"}, mode="bm25")
         assert [h.chunk.source for h in hits] == ["hr/leave.md"]
+
+    def test_export_gives_back_every_document_its_chunks_and_vectors(self, store: Store) -> None:
+        """``export`` yields each stored document once, its chunks in reading order with their
+        ACL and label, and the vectors as stored: another store's ``upsert`` of them is a copy.
+
+        Fix: read documents, chunks (ordered by ordinal) and vectors from the record of truth,
+        one document at a time (or raise ``NotImplementedError``: ``inhouse migrate`` then says
+        the store cannot be copied from)."""
+        store.upsert(*_doc("memo", ["merger code name", "second page"], acl=("group:board",), axis=2, label="restricted"))
+        store.upsert(*_doc("menu", ["lunch menu"], axis=5))
+        try:
+            exported = {record.id: (record, chunks, vectors) for record, chunks, vectors in store.export()}
+        except NotImplementedError:
+            pytest.skip("this store cannot export its index")
+        assert sorted(exported) == ["memo", "menu"]
+        record, chunks, vectors = exported["memo"]
+        assert record.acl == ("group:board",) and record.sensitivity == "restricted"
+        assert [c.text for c in chunks] == ["merger code name", "second page"] and [c.ordinal for c in chunks] == [0, 1]
+        assert all(c.acl == ("group:board",) and c.sensitivity == "restricted" for c in chunks)
+        assert np.allclose(vectors, np.stack([_vec(2), _vec(3)]), atol=1e-6)
