@@ -18,6 +18,7 @@ from inhouse.answering import Pipeline, Request
 from inhouse.answering.draft import Services
 from inhouse.answering.evidence import EvidenceScorer, VectorCache
 from inhouse.audit import AuditLog
+from inhouse.engines import Engine
 from inhouse.errors import AccessDenied, IngestError
 from inhouse.failures import FailureLog
 from inhouse.ingest import Ingester, ProgressCallback, path_connectors
@@ -210,12 +211,14 @@ class Assistant(LocalSDK):
         progress: bool = False,
         on_progress: ProgressCallback | None = None,
         acl: Sequence[str] | None = None,
+        engine: Engine | None = None,
     ) -> IngestReport:
         """Ingest paths (files or folders), a connector, or (with None) every configured connector.
 
         ``rebuild`` empties the index first (after changing the embedder, for example).
         ``acl`` gives documents from paths these principals (``["user:NAME"]``, ``["*"]``; a plain
-        name is a group); without it, access comes as ``inhouse.ingest.path_connectors`` says."""
+        name is a group); without it, access comes as ``inhouse.ingest.path_connectors`` says.
+        ``engine`` runs parsing and embedding elsewhere (``inhouse.engines.open_engine``: Ray)."""
         if paths_or_connector is None:
             connectors = self.connectors()
         elif isinstance(paths_or_connector, Connector):
@@ -235,7 +238,13 @@ class Assistant(LocalSDK):
         rules = access.Rules(self.settings.core.access, self.directory.configured)
         policy, residency = Policy(self.settings.core.policy), self.embedder.residency
         ingester = Ingester(
-            self.embedder, self.store, self.settings.core.ingest, rules, lambda label: policy.may_send(label, residency), failures
+            self.embedder,
+            self.store,
+            self.settings.core.ingest,
+            rules,
+            lambda label: policy.may_send(label, residency),
+            failures,
+            engine,
         )
         before, started = replace(self.embedder.usage), time.perf_counter()
         try:

@@ -13,14 +13,15 @@ its access file) is hidden (empty ACL) until it reads again.
 
 An item that failed after it was read (parse error, no text, unsupported type) is kept in
 ``inhouse.failures`` and, while its hash stays the same, reported failed again without ``open``.
+
+Files are read here; parsing with chunking and embedding run where the ``engine`` says
+(:mod:`inhouse.engines`: this process by default, a Ray cluster with ``inhouse-ray``).
 """
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from inhouse.access import Rules
 from inhouse.chunking import Chunker
 from inhouse.config import IngestSettings
+from inhouse.engines import Engine
 from inhouse.errors import IngestError
 from inhouse.failures import Failure, FailureLog, setup_fingerprint
 from inhouse.parsing import UnsupportedType
@@ -53,6 +55,56 @@ class _Parsed:
     known: bool = False  # a kept failure, reported without reading it again
 
 
+@dataclass
+class _Read:
+    """A file read and waiting to be parsed and chunked (by ``_Split``, wherever the engine runs it)."""
+
+    source: Source
+    data: bytes
+    status: str  # "added" | "updated"
+    connector: str  # its connector's entry-point name
+
+
+class _Split:
+    """Parses and chunks one file that was read (``_Read``), or passes on what stopped it
+    before (``_Parsed``); never raises for a bad file. Picklable, so an engine may run it elsewhere."""
+
+    def __init__(self, settings: IngestSettings):
+        self.settings = settings
+        self.chunker = Chunker(settings.chunk_size, settings.chunk_overlap)
+
+    def __call__(self, job: _Read | _Parsed) -> _Parsed:
+        if isinstance(job, _Parsed):
+            return job
+        src = job.source
+        try:
+            doc = parse_sandboxed(job.data, src.path, src.media_type, self.settings)
+            assert src.acl is not None and src.sensitivity is not None  # set by Ingester._resolve
+            chunks = self.chunker.split(doc, doc_id=src.id, source=src.path, acl=src.acl)
+            if not chunks:
+                raise IngestError("no text found")
+            for chunk in chunks:
+                chunk.sensitivity = src.sensitivity
+        except Exception as exc:
+            return _failed(src, exc, read=bool(src.hash))
+        record = DocumentRecord(
+            src.id, src.path, src.root, doc.title, src.hash, src.modified, src.acl, job.connector, src.sensitivity
+        )
+        return _Parsed(src, record, chunks, job.status)
+
+
+def _failed(src: Source, exc: Exception, read: bool) -> _Parsed:
+    """What ``exc`` makes of ``src`` (``read``: its bytes were read, so a failure lasts until they change)."""
+    if isinstance(exc, UnsupportedType):
+        return _Parsed(src, None, [], "skipped", str(exc), lasting=read)
+    if isinstance(exc, IngestError):
+        return _Parsed(src, None, [], "failed", str(exc), lasting=read and not exc.retryable)
+    if isinstance(exc, OSError):
+        return _Parsed(src, None, [], "failed", f"unreadable: {exc.strerror or exc}")
+    # a parser bug must not stop the run; report it
+    return _Parsed(src, None, [], "failed", f"{type(exc).__name__}: {exc}", lasting=read)
+
+
 class Ingester:
     """Runs ingestion for connectors into one store with one embedder."""
 
@@ -64,13 +116,15 @@ class Ingester:
         rules: Rules,
         may_embed: Callable[[str], bool],
         failures: FailureLog,
+        engine: Engine | None = None,
     ):
         self.embedder = embedder
+        self.engine = engine or Engine(embedder)  # where parsing and embedding run
         self.store = store
         self.settings = settings
         self.rules = rules
         self.may_embed = may_embed  # whether the embedder may receive text of this label ([policy])
-        self.chunker = Chunker(settings.chunk_size, settings.chunk_overlap)
+        self.split = _Split(settings)
         self.backoff = Backoff(settings.open_backoff_s, cap=30.0)
         self.retried = 0  # open() calls tried again (counted in the parsing thread)
         self.failures = failures
@@ -135,7 +189,7 @@ class Ingester:
 
         batch: list[_Parsed] = []
         pending = 0
-        for item in _prefetch(self._parse(connector, src, stored, known) for src in todo):
+        for item in self.engine.split(self.split, (self._read(connector, src, stored, known) for src in todo)):
             if item.status in ("failed", "skipped"):
                 getattr(report, item.status).append({"path": item.source.path, "reason": item.reason})
                 src = item.source
@@ -173,9 +227,10 @@ class Ingester:
             return False
         return True
 
-    def _parse(self, connector: Connector, src: Source, stored: dict[str, DocumentRecord], known: dict[str, Failure]) -> _Parsed:
-        status = "updated" if src.id in stored else "added"
-        read = False  # whether its bytes were read: a failure after that lasts until they change (or no hash says so)
+    def _read(
+        self, connector: Connector, src: Source, stored: dict[str, DocumentRecord], known: dict[str, Failure]
+    ) -> _Read | _Parsed:
+        """``src`` read and ready to parse, or why not (an error, over the size limit, a kept failure)."""
         try:
             if src.error:
                 raise IngestError(src.error)
@@ -188,26 +243,9 @@ class Ingester:
             if kept is not None and (kept.hash, kept.setup) == (src.hash, self.setup):
                 return _Parsed(src, None, [], kept.status, f"{kept.reason} (unchanged since it failed)", known=True)
             data = self._open(connector, src.path)
-            read = bool(src.hash)
-            doc = parse_sandboxed(data, src.path, src.media_type, self.settings)
-            assert src.acl is not None and src.sensitivity is not None  # set by _resolve
-            chunks = self.chunker.split(doc, doc_id=src.id, source=src.path, acl=src.acl)
-            if not chunks:
-                raise IngestError("no text found")
-            for chunk in chunks:
-                chunk.sensitivity = src.sensitivity
-        except UnsupportedType as exc:
-            return _Parsed(src, None, [], "skipped", str(exc), lasting=read)
-        except IngestError as exc:
-            return _Parsed(src, None, [], "failed", str(exc), lasting=read and not exc.retryable)
-        except OSError as exc:
-            return _Parsed(src, None, [], "failed", f"unreadable: {exc.strerror or exc}")
-        except Exception as exc:  # a parser bug must not stop the run; report it
-            return _Parsed(src, None, [], "failed", f"{type(exc).__name__}: {exc}", lasting=read)
-        record = DocumentRecord(
-            src.id, src.path, src.root, doc.title, src.hash, src.modified, src.acl, connector.use, src.sensitivity
-        )
-        return _Parsed(src, record, chunks, status)
+        except Exception as exc:
+            return _failed(src, exc, read=False)
+        return _Read(src, data, "updated" if src.id in stored else "added", connector.use)
 
     def _open(self, connector: Connector, path: str) -> bytes:
         """``connector.open(path)``, tried again after a backoff while it fails with an
@@ -232,7 +270,7 @@ class Ingester:
             return
         allowed = [item for item in batch if self.may_embed(item.source.sensitivity or self.rules.default_label)]
         texts = [c.embed_text() for item in allowed for c in item.chunks]
-        vectors = np.asarray(self.embedder.embed(texts), dtype=np.float32) if texts else None
+        vectors = self.engine.embed(texts) if texts else None
         offset = 0
         for item in batch:
             n = len(item.chunks)
@@ -281,26 +319,6 @@ def _holds(connector: Connector, path: Path) -> bool:
 def _retryable(exc: Exception) -> tuple[Exception, bool]:
     """Whether the connector said retrying ``exc`` may help (it is raised as it is when not)."""
     return exc, isinstance(exc, IngestError) and exc.retryable
-
-
-def _prefetch(items: Iterator[_Parsed], depth: int = 32) -> Iterator[_Parsed]:
-    """Parse ahead in a thread, so parsing overlaps with embedding."""
-    q: queue.Queue[object] = queue.Queue(maxsize=depth)
-    end = object()
-
-    def work() -> None:
-        try:
-            for item in items:
-                q.put(item)
-        except BaseException as exc:  # surfaced in the consumer
-            q.put(exc)
-        q.put(end)
-
-    threading.Thread(target=work, daemon=True, name="inhouse-parse").start()
-    while (item := q.get()) is not end:
-        if isinstance(item, BaseException):
-            raise item
-        yield item  # type: ignore[misc]
 
 
 class _progress:

@@ -33,6 +33,7 @@ from inhouse.types import IngestReport
 
 if TYPE_CHECKING:
     from inhouse.assistant import Assistant
+    from inhouse.engines import Engine
 
 LOG_FILE = "sync.sqlite3"
 COUNTS = ("added", "updated", "unchanged", "removed", "retried", "chunks")  # and failed, skipped
@@ -161,21 +162,33 @@ class _Stopped(Exception):
 
 
 def sync(
-    assistant: Assistant, names: Sequence[str] | None = None, *, progress: bool = False, stop: threading.Event | None = None
+    assistant: Assistant,
+    names: Sequence[str] | None = None,
+    *,
+    progress: bool = False,
+    stop: threading.Event | None = None,
+    engine: Engine | None = None,
 ) -> list[SyncRecord]:
     """Sync the connectors ``names`` (default: every ``[connectors.NAME]``) one after another;
-    one that fails as a whole is recorded and the next one runs. Returns each one's record."""
+    one that fails as a whole is recorded and the next one runs. Returns each one's record.
+    ``engine``: where parsing and embedding run (``inhouse.engines``; default: this process)."""
     configured = list(assistant.settings.connectors)
     for name in names or ():
         if name not in configured:
             known = ", ".join(configured) or "none"
             raise ConfigError(f"{assistant.settings.source}: there is no [connectors.{name}] table (configured: {known})")
     log = SyncLog(assistant.home)
-    return [sync_one(assistant, name, log, progress=progress, stop=stop) for name in (names or configured)]
+    return [sync_one(assistant, name, log, progress=progress, stop=stop, engine=engine) for name in (names or configured)]
 
 
 def sync_one(
-    assistant: Assistant, name: str, log: SyncLog, *, progress: bool = False, stop: threading.Event | None = None
+    assistant: Assistant,
+    name: str,
+    log: SyncLog,
+    *,
+    progress: bool = False,
+    stop: threading.Event | None = None,
+    engine: Engine | None = None,
 ) -> SyncRecord:
     """Sync connector ``name`` unless another sync of it is running (then its record says ``busy``)."""
     with _lock(assistant.home, name) as held:
@@ -194,7 +207,7 @@ def sync_one(
 
         try:
             (connector,) = assistant.connectors([name])
-            report = assistant.ingest(connector, progress=progress, on_progress=on_progress)
+            report = assistant.ingest(connector, progress=progress, on_progress=on_progress, engine=engine)
         except _Stopped:
             log.finish(name, "stopped", error="stopped: the server shut down; the next sync resumes")
         except InhouseError as exc:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -14,16 +15,40 @@ from rich.table import Table
 
 from inhouse.cli.app import JsonOpt, app, context, open_assistant, out, print_json
 
+if TYPE_CHECKING:
+    from inhouse.assistant import Assistant
+    from inhouse.engines import Engine
+
+RayOpt = Annotated[
+    bool, typer.Option("--ray", help="parse and embed on Ray: a local Ray, or the cluster of --ray-address (needs inhouse-ray)")
+]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option("--ray-address", metavar="ADDRESS", help="the Ray cluster to join (ray://head:10001, auto); implies --ray"),
+]
+
+
+def engine_for(assistant: Assistant, ray: bool, address: str | None) -> AbstractContextManager[Engine | None]:
+    """The ingestion engine ``--ray`` / ``--ray-address`` ask for (None: this process), closed on exit."""
+    if not ray and address is None:
+        return nullcontext()
+    from inhouse.engines import open_engine
+
+    return open_engine("ray", address, assistant)
+
 
 @app.command()
 def ingest(
     paths: Annotated[list[Path] | None, typer.Argument(help="files or folders (default: the configured connectors)")] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="empty the index first (e.g. after changing the embedder)")] = False,
+    ray: RayOpt = False,
+    ray_address: RayAddressOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest documents: new and changed files are indexed, deleted ones removed."""
-    with open_assistant() as assistant:
-        report = assistant.ingest(paths or None, rebuild=rebuild, progress=not as_json and sys.stderr.isatty())
+    with open_assistant() as assistant, engine_for(assistant, ray, ray_address) as engine:
+        progress = not as_json and sys.stderr.isatty()
+        report = assistant.ingest(paths or None, rebuild=rebuild, progress=progress, engine=engine)
     if as_json:
         print_json(report.to_dict())
         return

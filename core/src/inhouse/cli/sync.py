@@ -9,13 +9,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from inhouse.cli.admin import print_problems
+from inhouse.cli.admin import RayAddressOpt, RayOpt, engine_for, print_problems
 from inhouse.cli.app import JsonOpt, app, open_assistant, out, print_json
 
 
 @app.command()
 def sync(
     names: Annotated[list[str] | None, typer.Argument(help="connector names (default: every [connectors.NAME])")] = None,
+    ray: RayOpt = False,
+    ray_address: RayAddressOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Sync connectors: new and changed items are indexed, deleted ones removed, unchanged ones
@@ -24,8 +26,8 @@ def sync(
     read is not read again until it changes)."""
     from inhouse.sync import sync as run
 
-    with open_assistant() as assistant:
-        records = run(assistant, names or None, progress=not as_json and sys.stderr.isatty())
+    with open_assistant() as assistant, engine_for(assistant, ray, ray_address) as engine:
+        records = run(assistant, names or None, progress=not as_json and sys.stderr.isatty(), engine=engine)
     failed = any(r.state != "ok" for r in records)
     if as_json:
         print_json([r.to_dict() for r in records])
