@@ -53,6 +53,7 @@ DISTRIBUTIONS = {
     "providers/local": ("inhouse_local", set()),
     "providers/selfhosted": ("inhouse_selfhosted", {"inhouse_aws"}),
     "providers/litellm": ("inhouse_litellm", set()),
+    "stores/pgvector": ("inhouse_pgvector", set()),
     "ui": ("inhouse_ui", set()),
     "tests/plugins/inhouse-quote": ("inhouse_quote", set()),
 }
@@ -78,6 +79,7 @@ BUILTINS = {
     ("inhouse.commands", "gpu"): ("inhouse-gpu", "providers/gpu"),
     ("inhouse.settings", "ui"): ("inhouse-ui", "ui"),
     ("inhouse.settings", "api"): ("inhouse-ui", "ui"),
+    ("inhouse.stores", "pgvector"): ("inhouse-pgvector", "stores/pgvector"),
 }
 
 
@@ -153,6 +155,7 @@ def test_importing_the_distributions_changes_no_environment_variable() -> None:
         "inhouse_local.embedder", "inhouse_local.chat", "inhouse_local.quantize", "inhouse_bedrock.chat",
         "inhouse_selfhosted.tgi", "inhouse_selfhosted.sagemaker", "inhouse_aws", "inhouse_gpu.cli",
         "inhouse_filesystem.connector", "inhouse_ui.server", "inhouse_ui.page", "inhouse.cli", "inhouse_litellm.provider",
+        "inhouse_pgvector.store", "inhouse_pgvector.testing",
     ]  # fmt: skip
     code = (
         "import importlib, os\n"
@@ -164,7 +167,7 @@ def test_importing_the_distributions_changes_no_environment_variable() -> None:
 
 
 def test_no_module_is_over_400_lines() -> None:
-    roots = ["core", "connectors", "providers", "ui", "tests", "bench", "examples"]
+    roots = ["core", "connectors", "providers", "stores", "engines", "ui", "tests", "bench", "examples"]
     long = [
         f"{path.relative_to(REPO)} ({n} lines)"
         for root in roots
