@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -51,6 +51,22 @@ class LocalStore(Store):
         rrf_k: int = Field(60, ge=1, description="the k of reciprocal rank fusion")
         alpha: float = Field(0.6, ge=0, le=1, description="weight of dense against BM25 in every fusion")
         candidates: int = Field(100, ge=1, description="per-method candidate depth before fusion")
+        index: Literal["flat", "hnsw", "auto"] = Field(
+            "auto",
+            description="dense index: flat (exact scan), hnsw (approximate graph) or auto (flat below `hnsw_above` "
+            "chunks, hnsw from there on: an exact scan of 200,000 384-d vectors takes ~20 ms on one core)",
+        )
+        hnsw_above: int = Field(200_000, ge=1, description="with index = auto, the chunk count from which HNSW is used")
+        hnsw_m: int = Field(32, ge=2, le=256, description="HNSW links per node (memory ~ 8*M bytes per chunk)")
+        hnsw_ef_construction: int = Field(
+            80, ge=1, description="HNSW candidate list while building: higher builds slower, links better"
+        )
+        hnsw_ef_search: int = Field(
+            128,
+            ge=1,
+            description="HNSW candidate list while searching: recall vs speed (128: recall@10 0.97 at a million chunks); "
+            "at least k (hybrid: `candidates`), widened for ACLs and filters",
+        )
 
     def __init__(self, config: PluginConfig | None = None, *, name: str = "", home: Path | None = None):
         super().__init__(config, name=name, home=home)
@@ -62,7 +78,10 @@ class LocalStore(Store):
         self.directory.mkdir(parents=True, exist_ok=True)
         self._snapdir = directory / "snapshots"
         self._tokenizer = snapshots.Tokenizer(cfg.stemmer, cfg.stopwords)
-        self._params = {"k1": cfg.bm25_k1, "b": cfg.bm25_b, "stemmer": cfg.stemmer, "stopwords": cfg.stopwords}
+        self._params: dict[str, Any] = {"k1": cfg.bm25_k1, "b": cfg.bm25_b, "stemmer": cfg.stemmer, "stopwords": cfg.stopwords}
+        self._params["index"] = cfg.index
+        if cfg.index != "flat":  # what the snapshot's graph is built with (a change rebuilds it)
+            self._params.update(hnsw_above=cfg.hnsw_above, hnsw_m=cfg.hnsw_m, hnsw_ef_construction=cfg.hnsw_ef_construction)
         self._records = Records(directory / "store.sqlite3")
         self._state: State | None = None
         self._refresh = threading.Lock()
@@ -190,7 +209,17 @@ class LocalStore(Store):
                 return []
             cfg: LocalStore.Config = self.config  # type: ignore[assignment]
             r = rank(
-                state, q, tokens, k, mask, mode, fusion=cfg.fusion, candidates=cfg.candidates, alpha=cfg.alpha, rrf_k=cfg.rrf_k
+                state,
+                q,
+                tokens,
+                k,
+                mask,
+                mode,
+                fusion=cfg.fusion,
+                candidates=cfg.candidates,
+                alpha=cfg.alpha,
+                rrf_k=cfg.rrf_k,
+                ef_search=cfg.hnsw_ef_search,
             )
             pks = state.snapshot.pks[r.positions].tolist()
             rows = self._records.chunks_by_pk(pks)

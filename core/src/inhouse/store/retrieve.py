@@ -3,6 +3,16 @@
 The mask (ACL and filters) is applied before any top-k is taken: FAISS searches with an
 ``IDSelectorBitmap`` so it only scores allowed rows, and BM25 scores every row and then
 drops the disallowed ones. ``candidates`` is the per-method depth handed to fusion.
+
+On an HNSW graph the selector acts inside the graph walk (disallowed nodes are walked
+through but never returned), with ``efSearch`` widened by the inverse square root of the
+allowed share so the walk meets enough allowed rows (every neighbour of every expanded node
+is a result candidate, so a walk sees far more rows than ``efSearch``; widening by the
+inverse share measured the same recall at three times the cost, at a million chunks and a
+10% ACL). When the allowed rows are so few that scanning them costs less than that walk
+(about ``ef x 2M`` distances), they are scanned exactly instead; and a walk that still
+returns fewer rows than exist is redone exactly. So a filtered search
+returns k visible rows whenever k exist.
 """
 
 from __future__ import annotations
@@ -60,17 +70,34 @@ def top(scores: np.ndarray, mask: np.ndarray | None, depth: int, positive: bool 
 _ALL = faiss.IDSelectorAll()
 
 
-def dense_top(snap: Snapshot, q: np.ndarray, mask: np.ndarray | None, depth: int) -> np.ndarray:
-    """FAISS inner-product search over allowed rows only (single-threaded)."""
+def _positions(result: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The row positions FAISS found for one query (``search``'s second array, -1s dropped)."""
+    idx = result[1][0]
+    return idx[idx >= 0].astype(np.int64)
+
+
+def dense_top(snap: Snapshot, q: np.ndarray, mask: np.ndarray | None, depth: int, ef_search: int) -> np.ndarray:
+    """FAISS inner-product search over allowed rows only (single-threaded), best first.
+
+    ``ef_search`` is the HNSW candidate list length for an unfiltered search (unused on a flat index)."""
     depth = min(depth, snap.size)
+    allowed = snap.size if mask is None else int(np.count_nonzero(mask))
     if mask is None:
         selector = _ALL
     else:
         bits = np.packbits(mask, bitorder="little")
         selector = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
-    _, idx = snap.dense.search(q[None, :], depth, params=faiss.SearchParameters(sel=selector))
-    idx = idx[0]
-    return idx[idx >= 0].astype(np.int64)
+    graph = snap.hnsw
+    if graph is not None:
+        ef = max(ef_search, depth)
+        if allowed < snap.size:
+            ef = min(int(np.ceil(ef * np.sqrt(snap.size / max(allowed, 1)))), snap.size)
+        if allowed > ef * graph.nb_neighbors(0):  # the walk is cheaper than scanning the allowed rows
+            params = faiss.SearchParametersHNSW(sel=selector, efSearch=ef)
+            found = _positions(snap.dense.search(q[None, :], depth, params=params))
+            if len(found) >= min(depth, allowed):
+                return found
+    return _positions(snap.exact.search(q[None, :], depth, params=faiss.SearchParameters(sel=selector)))
 
 
 def bm25_scores(snap: Snapshot, tokens: list[str]) -> np.ndarray:
@@ -95,6 +122,7 @@ def rank(
     candidates: int,
     alpha: float,
     rrf_k: int,
+    ef_search: int,
 ) -> Ranked:
     """Rank the allowed rows for ``mode``; returns at most ``k`` positions."""
     snap = state.snapshot
@@ -103,7 +131,7 @@ def rank(
     depth = max(k, candidates)
     lists: list[np.ndarray] = []
     if use_dense:
-        lists.append(dense_top(snap, q, mask, depth if mode == "hybrid" else k))
+        lists.append(dense_top(snap, q, mask, depth if mode == "hybrid" else k, ef_search))
     if full is not None:
         lists.append(top(full, mask, depth if mode == "hybrid" else k, positive=True))
 

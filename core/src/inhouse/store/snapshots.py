@@ -1,7 +1,12 @@
 """Derived search snapshots: a FAISS inner-product index and a bm25s index, on disk.
 
+The dense index is exact (``IndexFlatIP``) or an HNSW graph over the same vectors
+(``IndexHNSWFlat``, inner product), as ``params["index"]`` says: ``flat``, ``hnsw``, or
+``auto`` (HNSW from ``params["hnsw_above"]`` rows on). Both keep the vectors themselves, so
+cosines of any row and exact scans of a few allowed rows need no second copy.
+
 A snapshot is one directory ``g<generation>`` holding ``dense.faiss`` (FAISS's own binary
-format), ``pks.npy`` (the SQLite chunk keys, row by row), ``bm25/`` (bm25s's ``.npy`` arrays
+format, graph included), ``pks.npy`` (the SQLite chunk keys, row by row), ``bm25/`` (bm25s's ``.npy`` arrays
 and JSON vocabulary; saved and loaded with ``allow_pickle=False``) and ``manifest.json``
 (generation, parameters, and the size and CRC-32 of every file). It is written into a
 temporary directory, every file and directory is fsynced, and it is renamed into place with
@@ -20,7 +25,7 @@ import tempfile
 import threading
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,31 +77,65 @@ class Snapshot:
 
     generation: int
     pks: np.ndarray  # int64, ascending
-    dense: faiss.IndexFlatIP | None  # None when the store is empty
+    dense: faiss.Index | None  # IndexFlatIP or IndexHNSWFlat; None when the store is empty
     vectors: np.ndarray  # (n, dim) float32 view of the FAISS storage
     bm25: bm25s.BM25 | None  # None when no chunk has a single token
     params: dict[str, Any]
+    exact: faiss.IndexFlat | None = field(init=False)  # the flat index of the same rows (the graph's storage)
+
+    def __post_init__(self) -> None:
+        self.exact = flat_of(self.dense)
 
     @property
     def size(self) -> int:
         """Number of rows."""
         return len(self.pks)
 
+    @property
+    def hnsw(self) -> faiss.HNSW | None:
+        """The HNSW graph when the dense index is one, else None (an exact index)."""
+        return self.dense.hnsw if isinstance(self.dense, faiss.IndexHNSW) else None
 
-def _vectors_of(index: faiss.IndexFlatIP | None) -> np.ndarray:
-    if index is None or index.ntotal == 0:
-        return np.zeros((0, index.d if index is not None else 0), dtype=np.float32)
-    return faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
+
+def flat_of(index: faiss.Index | None) -> faiss.IndexFlat | None:
+    """The exact index holding ``index``'s vectors: itself, or an HNSW graph's storage."""
+    if isinstance(index, faiss.IndexHNSW):
+        return faiss.downcast_index(index.storage)
+    return index
+
+
+def _vectors_of(index: faiss.Index | None) -> np.ndarray:
+    flat = flat_of(index)
+    if flat is None or flat.ntotal == 0:
+        return np.zeros((0, flat.d if flat is not None else 0), dtype=np.float32)
+    return faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+
+
+def uses_hnsw(params: dict[str, Any], rows: int) -> bool:
+    """Whether a dense index of ``rows`` rows is an HNSW graph under these parameters."""
+    kind = params.get("index", "flat")
+    return kind == "hnsw" or (kind == "auto" and rows >= params["hnsw_above"])
+
+
+def dense_index(vectors: np.ndarray, params: dict[str, Any]) -> faiss.Index:
+    """The FAISS inner-product index of these unit vectors: exact, or an HNSW graph
+    (``hnsw_m`` links per node, ``hnsw_ef_construction`` candidates while linking; the build
+    uses every core through OpenMP)."""
+    dim = vectors.shape[1]
+    if uses_hnsw(params, len(vectors)):
+        index = faiss.IndexHNSWFlat(dim, params["hnsw_m"], faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = params["hnsw_ef_construction"]
+    else:
+        index = faiss.IndexFlatIP(dim)
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
 
 
 def build(
     generation: int, pks: np.ndarray, texts: list[str], vectors: np.ndarray, params: dict[str, Any], tokenizer: Tokenizer
 ) -> Snapshot:
     """Build the FAISS and BM25 indexes from rows read out of SQLite."""
-    dense = None
-    if vectors.size:
-        dense = faiss.IndexFlatIP(vectors.shape[1])
-        dense.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    dense = dense_index(vectors, params) if vectors.size else None
     bm25 = None
     if texts:
         tokens = tokenizer.corpus(texts)
@@ -190,9 +229,10 @@ def load(root: Path, generation: int, params: dict[str, Any]) -> Snapshot | None
             pks.shape != (rows,)
             or (dense is not None and (dense.ntotal != rows or dense.d != m["dim"]))
             or (dense is None and rows)
+            or (dense is not None and isinstance(dense, faiss.IndexHNSW) != uses_hnsw(params, rows))
             or (bm25 is not None and bm25.scores["num_docs"] != rows)
         ):
-            raise ValueError("row counts disagree")
+            raise ValueError("row counts or the index kind disagree with the manifest")
         return Snapshot(generation, pks, dense, _vectors_of(dense), bm25, params)
     except Exception as e:  # any damage means: rebuild from SQLite
         log.warning("snapshot %s is unreadable (%s); rebuilding it from the database", d, e)

