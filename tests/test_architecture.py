@@ -40,6 +40,7 @@ PUBLIC = {
     "inhouse.plugins",
     "inhouse.policy",
     "inhouse.providerkit",
+    "inhouse.store_rules",
     "inhouse.testing",
     "inhouse.types",
 }

@@ -16,26 +16,9 @@ from inhouse.errors import ConfigError
 from inhouse.migrate import migrate
 from inhouse.plugins import DocumentRecord, Store
 from inhouse.store.local import LocalStore
+from inhouse.testing.store import assert_same_index
 from inhouse.types import Chunk
 from storekit import doc, open_store
-
-
-def exported(store: Store) -> tuple[list[DocumentRecord], list[Chunk], np.ndarray]:
-    records, chunks, vectors = [], [], []
-    for record, its_chunks, its_vectors in store.export():
-        records.append(record)
-        chunks += its_chunks
-        vectors.append(its_vectors)
-    return records, chunks, np.concatenate(vectors)
-
-
-def assert_same_index(a: Store, b: Store) -> None:
-    """Every record, chunk (ACL, label, meta included) and vector equal; the embedder known to both."""
-    (records_a, chunks_a, vectors_a), (records_b, chunks_b, vectors_b) = exported(a), exported(b)
-    assert records_a == records_b
-    assert chunks_a == chunks_b
-    np.testing.assert_allclose(vectors_a, vectors_b, atol=1e-6)
-    assert a.embedder_of() == b.embedder_of()
 
 
 @pytest.fixture

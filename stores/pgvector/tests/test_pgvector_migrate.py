@@ -16,26 +16,11 @@ from inhouse import registry
 from inhouse.cli import app
 from inhouse.migrate import migrate
 from inhouse.plugins import DocumentRecord, Store
+from inhouse.testing.store import assert_same_index
 from inhouse.types import Chunk
 
 DIM = 16
 EMBEDDER = ("test-embedder-16", DIM)
-
-
-def exported(store: Store) -> tuple[list[DocumentRecord], list[Chunk], np.ndarray]:
-    records, chunks, vectors = [], [], []
-    for record, its_chunks, its_vectors in store.export():
-        records.append(record)
-        chunks += its_chunks
-        vectors.append(its_vectors)
-    return records, chunks, np.concatenate(vectors)
-
-
-def assert_same_index(a: Store, b: Store) -> None:
-    (records_a, chunks_a, vectors_a), (records_b, chunks_b, vectors_b) = exported(a), exported(b)
-    assert records_a == records_b and chunks_a == chunks_b
-    np.testing.assert_allclose(vectors_a, vectors_b, atol=1e-6)
-    assert a.embedder_of() == b.embedder_of() == EMBEDDER
 
 
 def local(path: Path) -> Store:

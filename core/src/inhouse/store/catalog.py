@@ -16,18 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from inhouse.errors import ConfigError
 from inhouse.store.sqlite import CATALOG_COLUMNS
+from inhouse.store_rules import Term, filter_terms
 
-FILTER_FIELDS: dict[str, type] = {
-    "id": str,
-    "doc_id": str,
-    "source": str,
-    "title": str,
-    "heading": str,
-    "page": int,
-    "ordinal": int,
-}
 _CACHE_SIZE = 256
 
 
@@ -55,9 +46,8 @@ class Catalog:
         out: np.ndarray | None = None
         if acl is not None:
             out = self._cached(("acl", frozenset(acl)), lambda: self._acl_mask(acl))
-        for field, value in (filters or {}).items():
-            key = (field, tuple(value) if isinstance(value, (list, tuple, set)) else value)
-            m = self._cached(key, lambda f=field, v=value: self._filter_mask(f, v))
+        for field, terms in filter_terms(filters).items():
+            m = self._cached((field, tuple(terms)), lambda f=field, t=terms: self._filter_mask(f, t))
             out = m if out is None else out & m
         return out
 
@@ -80,26 +70,12 @@ class Catalog:
                 m[self.members[p]] = True
         return m
 
-    def _filter_mask(self, field: str, value: Any) -> np.ndarray:
-        kind = FILTER_FIELDS.get(field)
-        if kind is None:
-            raise ConfigError(f"cannot filter on {field!r}; filter on one of: {', '.join(FILTER_FIELDS)}")
-        values = list(value) if isinstance(value, (list, tuple, set)) else [value]
+    def _filter_mask(self, field: str, terms: list[Term]) -> np.ndarray:
         col, m = self.columns[field], np.zeros(self.size, dtype=bool)
-        for v in values:
-            m |= self._match(field, kind, col, v)
+        for term in terms:
+            if term.prefix:
+                prefix = str(term.value)
+                m |= np.fromiter((s.startswith(prefix) for s in col), dtype=bool, count=self.size)
+            else:
+                m |= np.fromiter((s == term.value for s in col), dtype=bool, count=self.size)
         return m
-
-    def _match(self, field: str, kind: type, col: Sequence[Any], v: Any) -> np.ndarray:
-        n = self.size
-        if isinstance(v, str) and v.endswith("*"):
-            if kind is not str:
-                raise ConfigError(f"filter {field!r} takes a number, not a prefix ({v!r})")
-            prefix = v[:-1]
-            return np.fromiter((s.startswith(prefix) for s in col), dtype=bool, count=n)
-        if kind is int and isinstance(v, str):
-            try:
-                v = int(v)
-            except ValueError:
-                raise ConfigError(f"filter {field!r} takes a number, not {v!r}") from None
-        return np.fromiter((s == v for s in col), dtype=bool, count=n)

@@ -28,6 +28,7 @@ from inhouse.store.catalog import Catalog
 from inhouse.store.fusion import Fusion
 from inhouse.store.retrieve import State, rank
 from inhouse.store.sqlite import Records
+from inhouse.store_rules import upsert_vectors
 from inhouse.types import Chunk, Hit
 
 log = logging.getLogger("inhouse.store")
@@ -106,15 +107,7 @@ class LocalStore(Store):
 
     def upsert(self, doc: DocumentRecord, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Replace ``doc`` and its chunks in one durable transaction (searchable at the next search)."""
-        if any(c.doc_id != doc.id for c in chunks):
-            raise IngestError(f"every chunk of {doc.source!r} must have doc_id {doc.id!r}")
-        vecs = np.asarray(vectors, dtype=np.float32)
-        if not chunks:
-            vecs = np.zeros((0, 0), dtype=np.float32)
-        elif vecs.ndim != 2 or len(vecs) != len(chunks):
-            raise IngestError(f"{doc.source!r}: expected {len(chunks)} vectors, got shape {vecs.shape}")
-        elif not np.isfinite(vecs).all():
-            raise IngestError(f"{doc.source!r}: the embedder returned NaN or infinite values")
+        vecs = upsert_vectors(doc, chunks, vectors)
         if len(vecs):
             _, dim = self._records.embedder()
             if dim is None or (dim != vecs.shape[1] and not self.count()):

@@ -210,3 +210,23 @@ class StoreTests(PluginContract):
         assert [c.text for c in chunks] == ["merger code name", "second page"] and [c.ordinal for c in chunks] == [0, 1]
         assert all(c.acl == ("group:board",) and c.sensitivity == "restricted" for c in chunks)
         assert np.allclose(vectors, np.stack([_vec(2), _vec(3)]), atol=1e-6)
+
+
+def exported(store: Store) -> tuple[list[DocumentRecord], list[Chunk], np.ndarray]:
+    """Everything ``store.export()`` gives, flattened: records, chunks and their vectors (one row each)."""
+    records, chunks, vectors = [], [], []
+    for record, its_chunks, its_vectors in store.export():
+        records.append(record)
+        chunks += its_chunks
+        vectors.append(its_vectors)
+    return records, chunks, np.concatenate(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
+
+
+def assert_same_index(a: Store, b: Store) -> None:
+    """Two stores hold the same index: every record and chunk (ACL, label, meta included) equal,
+    vectors equal within float tolerance, and the same embedder remembered (``inhouse migrate``'s promise)."""
+    (records_a, chunks_a, vectors_a), (records_b, chunks_b, vectors_b) = exported(a), exported(b)
+    assert records_a == records_b
+    assert chunks_a == chunks_b
+    np.testing.assert_allclose(vectors_a, vectors_b, atol=1e-6)
+    assert a.embedder_of() == b.embedder_of()

@@ -22,22 +22,12 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from inhouse.errors import ConfigError
 from inhouse.plugins import SearchMode
+from inhouse.store_rules import filter_terms
 from inhouse.types import Chunk, Hit
 from inhouse_pgvector.records import CHUNK_COLUMNS, chunk_of
 from inhouse_pgvector.schema import Tables
 from inhouse_pgvector.settings import Settings
-
-FILTER_FIELDS: dict[str, type] = {
-    "id": str,
-    "doc_id": str,
-    "source": str,
-    "title": str,
-    "heading": str,
-    "page": int,
-    "ordinal": int,
-}
 
 
 @dataclass
@@ -60,34 +50,15 @@ def conditions(acl: Sequence[str] | None, filters: dict[str, Any] | None) -> tup
     if acl is not None:
         parts.append(sql.SQL("acl && %s::text[]"))
         params.append(list(acl))
-    for field, value in (filters or {}).items():
-        kind = FILTER_FIELDS.get(field)
-        if kind is None:
-            raise ConfigError(f"cannot filter on {field!r}; filter on one of: {', '.join(FILTER_FIELDS)}")
+    for field, terms in filter_terms(filters).items():
         column = sql.Identifier(field)
         alternatives: list[sql.Composable] = []
-        for v in list(value) if isinstance(value, (list, tuple, set)) else [value]:
-            if isinstance(v, str) and v.endswith("*"):
-                if kind is not str:
-                    raise ConfigError(f"filter {field!r} takes a number, not a prefix ({v!r})")
-                alternatives.append(sql.SQL("starts_with({}, %s)").format(column))
-                params.append(v[:-1])
-            else:
-                alternatives.append(sql.SQL("{} = %s").format(column))
-                params.append(_typed(field, kind, v))
+        for term in terms:
+            form = "starts_with({}, %s)" if term.prefix else "{} = %s"
+            alternatives.append(sql.SQL(form).format(column))
+            params.append(term.value)
         parts.append(sql.SQL("({})").format(sql.SQL(" OR ").join(alternatives) if alternatives else sql.SQL("FALSE")))
     return (sql.SQL(" AND ").join(parts) if parts else sql.SQL("TRUE")), params
-
-
-def _typed(field: str, kind: type, v: Any) -> Any:
-    if kind is int and not isinstance(v, bool):
-        try:
-            return int(v)
-        except (TypeError, ValueError):
-            raise ConfigError(f"filter {field!r} takes a number, not {v!r}") from None
-    if kind is str and isinstance(v, str):
-        return v
-    raise ConfigError(f"filter {field!r} takes {'a number' if kind is int else 'text'}, not {v!r}")
 
 
 def tsquery(lexemes: Sequence[str]) -> str | None:

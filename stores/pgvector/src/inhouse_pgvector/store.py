@@ -20,6 +20,7 @@ from pgvector.psycopg import register_vector
 
 from inhouse.errors import ConfigError, IngestError
 from inhouse.plugins import DocumentRecord, PluginConfig, SearchMode, Store
+from inhouse.store_rules import upsert_vectors
 from inhouse.types import Chunk, Hit
 from inhouse_pgvector import records, schema
 from inhouse_pgvector.connect import conninfo, first_connection, judge, open_pool, where
@@ -89,15 +90,7 @@ class PgvectorStore(Store):
 
     def upsert(self, doc: DocumentRecord, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Replace ``doc`` and its chunks in one transaction (visible to the next search)."""
-        if any(c.doc_id != doc.id for c in chunks):
-            raise IngestError(f"every chunk of {doc.source!r} must have doc_id {doc.id!r}")
-        vecs = np.asarray(vectors, dtype=np.float32)
-        if not chunks:
-            vecs = np.zeros((0, 0), dtype=np.float32)
-        elif vecs.ndim != 2 or len(vecs) != len(chunks):
-            raise IngestError(f"{doc.source!r}: expected {len(chunks)} vectors, got shape {vecs.shape}")
-        elif not np.isfinite(vecs).all():
-            raise IngestError(f"{doc.source!r}: the embedder returned NaN or infinite values")
+        vecs = upsert_vectors(doc, chunks, vectors)
         with self._connection() as conn:
             if len(vecs):
                 self._ensure_dimension(conn, vecs.shape[1])
