@@ -43,15 +43,19 @@ def group_principal(name: str) -> str:
 class Directory:
     """The users and groups of the configuration (``[users.NAME] groups = [...]``), read
     afresh on every request, so a membership removed from the configuration applies on the
-    next query."""
+    next query; ``signed_in`` adds the groups a sign-in vouches for (an identity provider's
+    group claim, by user name), as of that user's latest request."""
 
-    def __init__(self, users: Mapping[str, Any]):
+    def __init__(self, users: Mapping[str, Any], signed_in: Mapping[str, Sequence[str]] | None = None):
         self.users = {name: list(getattr(spec, "groups", None) or []) for name, spec in users.items()}
+        self._configured = bool(self.users)
+        for name, groups in dict(signed_in or {}).items():  # a copy: sign-ins go on while this runs
+            self.users[name] = list(dict.fromkeys([*self.users[name], *groups])) if name in self.users else list(groups)
 
     @property
     def configured(self) -> bool:
         """Whether the configuration names any users (else one local person reads everything)."""
-        return bool(self.users)
+        return self._configured
 
     def groups(self, user: str) -> list[str]:
         """The groups ``user`` belongs to (none for a user the configuration does not name)."""
@@ -62,6 +66,15 @@ class Directory:
         if user is None:
             return None
         return [PUBLIC, user_principal(user), *(group_principal(g) for g in self.groups(user))]
+
+
+class Vouched(dict[str, tuple[str, ...]]):
+    """The groups a sign-in vouches each user is in (an identity provider's group claim, by user
+    name), as of that user's latest request; ``Directory`` adds them to the configuration's."""
+
+    def vouch(self, user: str, groups: Sequence[str]) -> None:
+        """Record ``user``'s groups, replacing what an earlier request said."""
+        self[user] = tuple(groups)
 
 
 def readable(acl: Sequence[str], who: Sequence[str] | None) -> bool:

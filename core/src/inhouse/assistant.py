@@ -18,6 +18,7 @@ from inhouse.answering import Pipeline, Request
 from inhouse.answering.draft import Services
 from inhouse.answering.evidence import EvidenceScorer, VectorCache
 from inhouse.audit import AuditLog
+from inhouse.budgets import Budgets
 from inhouse.engines import Engine
 from inhouse.errors import AccessDenied, IngestError
 from inhouse.failures import FailureLog
@@ -28,6 +29,7 @@ from inhouse.policy import Policy
 from inhouse.route import Router
 from inhouse.sdk import History, LocalSDK, as_messages, final_answer
 from inhouse.store.snapshots import Tokenizer
+from inhouse.tracing import Tracing
 from inhouse.types import Answer, Hit, IngestReport, Usage
 from inhouse.usecase import LanguageDetector
 
@@ -63,7 +65,11 @@ class Assistant(LocalSDK):
         core = settings.core
         self._connectors: dict[str, Connector] = {}  # by root: the connectors seen, for open_document
         self._configured_built = False
-        self.router = Router(core.routing, self._build_provider, core.router, PriceTable(core.prices), lambda: self.ledger)
+        self.vouched = access.Vouched()  # the groups a sign-in (the UI's OpenID Connect) vouches each user is in
+        self.tracing = Tracing(core.tracing)  # spans of answers and ingestion ([tracing]); off unless configured
+        prices = PriceTable(core.prices)
+        self.router = Router(core.routing, self._build_provider, core.router, prices, lambda: self.ledger, tracing=self.tracing)
+        self.budgets = Budgets(core.budgets, lambda: self.directory, lambda: self.ledger)  # checked before a user's model calls
 
     @classmethod
     def from_config(cls, path: str | os.PathLike[str] | None = None, home: str | os.PathLike[str] | None = None) -> Assistant:
@@ -118,7 +124,7 @@ class Assistant(LocalSDK):
                 self._audit.prune()
             return self._audit
 
-    def _record_embedding(self, before: Usage, started: float, user: str = "") -> None:
+    def _record_embedding(self, before: Usage, started: float, user: str = "", request: str = "") -> None:
         """Ledger row for text an embedder sent to a remote model (local embedders send nothing)."""
         embedder = self.embedder
         if embedder.residency == "local":
@@ -135,6 +141,7 @@ class Assistant(LocalSDK):
                 ok=True,
                 usage=sent,
                 user=user,
+                request=request,
                 cost_usd=self.router.prices.cost(embedder, model, sent),
                 ms=(time.perf_counter() - started) * 1000,
             )
@@ -178,7 +185,7 @@ class Assistant(LocalSDK):
     @property
     def directory(self) -> access.Directory:
         """The configuration's users and groups, afresh on each call (a change applies to the next query)."""
-        return access.Directory(self.settings.core.users)
+        return access.Directory(self.settings.core.users, self.vouched)
 
     def principals(self, user: str | None) -> list[str] | None:
         """The principals a request by ``user`` runs as (None: the trusted local caller)."""
@@ -245,12 +252,13 @@ class Assistant(LocalSDK):
             lambda label: policy.may_send(label, residency),
             failures,
             engine,
+            self.tracing,
         )
         before, started = replace(self.embedder.usage), time.perf_counter()
         try:
             return ingester.run(connectors, show_progress=progress, on_progress=on_progress)
         finally:
-            self._record_embedding(before, started)
+            self._record_embedding(before, started, request=ingester.request)
 
     # retrieve ----------------------------------------------------------------------------
 
@@ -319,7 +327,8 @@ class Assistant(LocalSDK):
 
         Give each ``history`` turn the ``"residency"`` of the answer it belongs to
         (``answer.route["history_residency"]``) so a private turn never reaches a less private
-        model. ``profile`` answers with that provider profile alone (``inhouse eval qa --profile``)."""
+        model. ``profile`` answers with that provider profile alone; over ``[budgets]``: ``BudgetExceeded``."""
+        self.budgets.check(user)
         request = Request(question, user, tuple(as_messages(history)), mode, tuple(bytes(b) for b in images), profile)
         for item in self.pipeline.stream(request):
             if isinstance(item, Answer) and self.audit is not None:
@@ -340,7 +349,7 @@ class Assistant(LocalSDK):
                 embedder_residency=self.embedder.residency,
             )
             with self._lock:
-                self._pipeline = self._pipeline or Pipeline(services)
+                self._pipeline = self._pipeline or Pipeline(services, tracing=self.tracing)
         return self._pipeline
 
     def _scorer(self, dense: bool) -> EvidenceScorer:
@@ -354,7 +363,8 @@ class Assistant(LocalSDK):
 
     def embed(self, texts: Sequence[str], user: str | None = None) -> np.ndarray:
         """The configured embedder's vectors of ``texts`` (one row each), recording in the
-        ledger and the audit log what a remote embedder received, and for whom."""
+        ledger and the audit log what a remote embedder received, and for whom (``[budgets]`` first)."""
+        self.budgets.check(user)
         embedder = self.embedder
         before, started = replace(embedder.usage), time.perf_counter()
         try:
@@ -377,7 +387,8 @@ class Assistant(LocalSDK):
     def close(self) -> None:
         """Release the models and the store."""
         self.router.close()
-        for plugin in (self._embedder, self._store, self._ledger):
+        self.tracing.close()
+        for plugin in (self._embedder, self._store, self.budgets, self._ledger):
             if plugin is not None:
                 plugin.close()
         self._embedder = self._store = self._ledger = None

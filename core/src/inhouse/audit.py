@@ -159,6 +159,7 @@ class AuditLog:
             "question",
             user=user or "",
             use_case=answer.route.get("use_case", ""),
+            request=answer.route.get("request", ""),
             provider=answer.provider or "",
             residency=answer.route.get("residency") or "",
             abstained=answer.abstained,

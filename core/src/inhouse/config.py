@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from inhouse.budget_settings import BudgetSettings
 from inhouse.errors import ConfigError
 from inhouse.plugins import Price, Residency
 
@@ -159,6 +160,20 @@ class AuditSettings(_Section):
     retention_days: int | None = Field(365, ge=1, description="records older than this are dropped (None: kept)")
 
 
+class TracingSettings(_Section):
+    """``[tracing]``: OpenTelemetry spans of answers and ingestion, exported over OTLP/HTTP."""
+
+    enabled: bool = False
+    otlp_endpoint: str | None = Field(
+        None,
+        pattern="^https?://",
+        description="the collector's traces URL (http/protobuf), e.g. http://127.0.0.1:4318/v1/traces; "
+        "None: the exporter's default (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else localhost:4318)",
+    )
+    service_name: str = Field("inhouse", min_length=1)
+    include_text: bool = Field(False, description="put the question's text in the answer span (never by default)")
+
+
 class RouterSettings(_Section):
     """``[router]``: how a use case is chosen and when a provider is rested."""
 
@@ -190,6 +205,8 @@ class CoreSettings(_Section):
     access: AccessSettings = Field(default_factory=AccessSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
+    budgets: BudgetSettings = Field(default_factory=BudgetSettings)
 
 
 PLUGIN_TABLES = ("embedder", "store")

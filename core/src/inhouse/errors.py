@@ -45,3 +45,17 @@ class IngestError(InhouseError):
 
 class AccessDenied(InhouseError):
     """The user may not see what they asked for."""
+
+
+class BudgetExceeded(InhouseError):
+    """A request is over a limit of ``[budgets]`` and was refused before any model call.
+
+    ``retry_after`` is the number of seconds until the limit resets (the next minute, UTC day
+    or month); ``subject`` is ``user:NAME`` or ``group:NAME``; ``limit`` names the limit
+    (``cost_per_month``, ``requests_per_minute``, ...)."""
+
+    def __init__(self, message: str, *, retry_after: int, subject: str = "", limit: str = ""):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.subject = subject
+        self.limit = limit

@@ -21,12 +21,14 @@ Files are read here; parsing with chunking and embedding run where the ``engine`
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from opentelemetry import trace
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from inhouse.access import Rules
@@ -39,6 +41,7 @@ from inhouse.parsing import UnsupportedType
 from inhouse.parsing.sandbox import parse_sandboxed
 from inhouse.plugins import Connector, DocumentRecord, Embedder, Store
 from inhouse.providerkit.retry import Backoff, call_with_retries
+from inhouse.tracing import REQUEST_ID, Tracing
 from inhouse.types import Chunk, IngestReport, Source
 
 ProgressCallback = Callable[[int, int, str], None]
@@ -93,6 +96,21 @@ class _Split:
         return _Parsed(src, record, chunks, job.status)
 
 
+class _TracedSplit:
+    """``_Split`` with an ``inhouse.ingest.parse`` span per file, for the engine that runs it in this process."""
+
+    def __init__(self, split: _Split, tracing: Tracing, parent: trace.Span | None):
+        self.split, self.tracing, self.parent = split, tracing, parent
+
+    def __call__(self, job: _Read | _Parsed) -> _Parsed:
+        if isinstance(job, _Parsed):
+            return job
+        with self.tracing.span("inhouse.ingest.parse", self.parent, {"inhouse.media_type": job.source.media_type or ""}) as span:
+            parsed = self.split(job)
+            span.set_attributes({"inhouse.status": parsed.status, "inhouse.chunks": len(parsed.chunks)})
+        return parsed
+
+
 def _failed(src: Source, exc: Exception, read: bool) -> _Parsed:
     """What ``exc`` makes of ``src`` (``read``: its bytes were read, so a failure lasts until they change)."""
     if isinstance(exc, UnsupportedType):
@@ -117,6 +135,7 @@ class Ingester:
         may_embed: Callable[[str], bool],
         failures: FailureLog,
         engine: Engine | None = None,
+        tracing: Tracing | None = None,
     ):
         self.embedder = embedder
         self.engine = engine or Engine(embedder)  # where parsing and embedding run
@@ -129,6 +148,9 @@ class Ingester:
         self.retried = 0  # open() calls tried again (counted in the parsing thread)
         self.failures = failures
         self.setup = setup_fingerprint(settings)
+        self.tracing = tracing or Tracing()
+        self.request = uuid.uuid4().hex  # this run's id: its spans and the ledger row of its embedding
+        self._span: trace.Span | None = None  # the run's ``inhouse.ingest`` span, while it runs
 
     def run(
         self,
@@ -137,13 +159,19 @@ class Ingester:
         show_progress: bool = False,
         on_progress: ProgressCallback | None = None,
     ) -> IngestReport:
-        """Ingest every connector; returns the combined report."""
+        """Ingest every connector; returns the combined report. Spans (when tracing):
+        ``inhouse.ingest`` over ``inhouse.ingest.connector`` of each connector, ``inhouse.ingest.read``
+        and (in this process) ``inhouse.ingest.parse`` of each file, ``inhouse.ingest.embed`` and
+        ``inhouse.ingest.upsert`` of each batch."""
         started = time.perf_counter()
         report = IngestReport()
-        with _progress(show_progress) as bar:
-            for connector in connectors:
-                self._one(connector, report, bar, on_progress)
-        self.store.flush()
+        with self.tracing.span("inhouse.ingest", attributes={REQUEST_ID: self.request}) as self._span:
+            with _progress(show_progress) as bar:
+                for connector in connectors:
+                    with self.tracing.span("inhouse.ingest.connector", self._span, {"inhouse.connector": connector.use}):
+                        self._one(connector, report, bar, on_progress)
+            self.store.flush()
+            self._span.set_attributes({"inhouse.chunks": report.chunks, "inhouse.failed": len(report.failed)})
         report.retried = self.retried
         report.seconds = time.perf_counter() - started
         return report
@@ -189,7 +217,9 @@ class Ingester:
 
         batch: list[_Parsed] = []
         pending = 0
-        for item in self.engine.split(self.split, (self._read(connector, src, stored, known) for src in todo)):
+        traced = self.tracing.active and type(self.engine) is Engine  # another engine parses elsewhere: not traced
+        split = _TracedSplit(self.split, self.tracing, self._span) if traced else self.split
+        for item in self.engine.split(split, (self._read(connector, src, stored, known) for src in todo)):
             if item.status in ("failed", "skipped"):
                 getattr(report, item.status).append({"path": item.source.path, "reason": item.reason})
                 src = item.source
@@ -242,7 +272,8 @@ class Ingester:
             kept = known.get(src.id)
             if kept is not None and (kept.hash, kept.setup) == (src.hash, self.setup):
                 return _Parsed(src, None, [], kept.status, f"{kept.reason} (unchanged since it failed)", known=True)
-            data = self._open(connector, src.path)
+            with self.tracing.span("inhouse.ingest.read", self._span, {"inhouse.bytes": src.size}):
+                data = self._open(connector, src.path)
         except Exception as exc:
             return _failed(src, exc, read=False)
         return _Read(src, data, "updated" if src.id in stored else "added", connector.use)
@@ -270,7 +301,13 @@ class Ingester:
             return
         allowed = [item for item in batch if self.may_embed(item.source.sensitivity or self.rules.default_label)]
         texts = [c.embed_text() for item in allowed for c in item.chunks]
-        vectors = self.engine.embed(texts) if texts else None
+        with self.tracing.span("inhouse.ingest.embed", self._span, {"inhouse.texts": len(texts)}):
+            vectors = self.engine.embed(texts) if texts else None
+        with self.tracing.span("inhouse.ingest.upsert", self._span, {"inhouse.documents": len(batch)}):
+            self._upsert(batch, allowed, vectors, report)
+
+    def _upsert(self, batch: list[_Parsed], allowed: list[_Parsed], vectors: np.ndarray | None, report: IngestReport) -> None:
+        """Store each parsed document of ``batch`` with its vectors (zeros for those not ``allowed`` to be embedded)."""
         offset = 0
         for item in batch:
             n = len(item.chunks)

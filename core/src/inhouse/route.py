@@ -29,6 +29,7 @@ from inhouse.config import RouterSettings
 from inhouse.errors import ConfigError, ProviderError
 from inhouse.ledger import Call, Ledger, PriceTable
 from inhouse.plugins import Artifact, Prompt, Provider
+from inhouse.tracing import REQUEST_ID, Tracing, failed
 from inhouse.types import Usage
 
 
@@ -90,6 +91,7 @@ class Router:
         prices: PriceTable | None = None,
         ledger: Callable[[], Ledger | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        tracing: Tracing | None = None,
     ):
         self.routing = routing
         self.factory = factory
@@ -97,6 +99,7 @@ class Router:
         self.prices = prices or PriceTable()
         self.ledger = ledger or (lambda: None)
         self.clock = clock
+        self.tracing = tracing or Tracing()  # an ``inhouse.provider`` span per attempt, under the request's answer span
         self._providers: dict[str, Provider] = {}
         self._throttled: dict[str, int] = {}  # provider+model -> calls in a row that ended throttled
         self._resting: dict[str, float] = {}  # provider+model -> clock time its cooldown ends
@@ -173,16 +176,20 @@ class Router:
         skipped: list[dict[str, str]] = []
         errors: list[str] = []
         cost: float | None = 0.0
+        parent = self.tracing.answer_span(route.request)
         for profile in route.chain:
             reason = self.skip_reason(route, profile, screen)
             if reason:
                 skipped.append({"profile": profile, "reason": reason})
+                if parent is not None:
+                    parent.add_event("inhouse.skipped", {"inhouse.profile": profile, "inhouse.reason": reason})
                 continue
             provider = self.provider(profile)
             built = build(provider)
             outbound = built if isinstance(built, Outbound) else Outbound(built)
             prompt = outbound.prompt
             usage, artifacts, started = Usage(), [], False
+            span = self.tracing.start("inhouse.provider", parent, _attempt_attributes(route, profile, provider))
             t0 = time.perf_counter()
             attempt: dict[str, Any] = {"profile": profile, "ok": True}
             try:
@@ -197,6 +204,7 @@ class Router:
             except ProviderError as exc:
                 attempt.update(ok=False, error=str(exc), code=exc.code, retryable=exc.retryable)
                 errors.append(f"{profile}: {exc}")
+                failed(span, exc)
                 if started or not exc.retryable:
                     raise
             finally:
@@ -204,6 +212,8 @@ class Router:
                 attempts.append(attempt)
                 spent = self._settle(profile, provider, route, attempt, usage, outbound)
                 cost = None if spent is None or cost is None else cost + spent
+                span.set_attributes(_outcome_attributes(attempt, usage, spent))
+                span.end()
             if attempt["ok"]:
                 yield Routed(
                     profile,
@@ -260,6 +270,29 @@ class Router:
         for provider in self._providers.values():
             provider.close()
         self._providers.clear()
+
+
+def _attempt_attributes(route: RouteRequest, profile: str, provider: Provider) -> dict[str, str]:
+    """What an attempt's span says before the call: which request, profile, plugin, model, residency."""
+    return {
+        REQUEST_ID: route.request,
+        "inhouse.use_case": route.use_case,
+        "inhouse.profile": profile,
+        "inhouse.plugin": provider.use,
+        "inhouse.model": provider.model_id,
+        "inhouse.residency": provider.residency,
+    }
+
+
+def _outcome_attributes(attempt: dict[str, Any], usage: Usage, cost: float | None) -> dict[str, Any]:
+    """What an attempt's span says after it: ``inhouse.outcome`` (ok, or the error's code), tokens, cost."""
+    return {
+        "inhouse.outcome": "ok" if attempt["ok"] else attempt.get("code") or "error",
+        "inhouse.retryable": bool(attempt.get("retryable", False)),
+        "inhouse.input_tokens": usage.input_tokens,
+        "inhouse.output_tokens": usage.output_tokens,
+        "inhouse.cost_usd": cost or 0.0,
+    }
 
 
 def payload(prompt: Prompt) -> bytes:

@@ -1,5 +1,7 @@
 """Who is asking: the app's own password sign-in against ``[ui] users`` (a signed session
-cookie, see ``sessions``), a trusted reverse-proxy header, or (with neither) anonymous
+cookie, see ``sessions``), OpenID Connect sign-in with ``[ui.oidc]`` (a signed session cookie
+carrying the user and the groups of their ID token, see ``oidc_routes``), a trusted
+reverse-proxy header, or (with none of these) anonymous
 visitors, each with their own signed visitor cookie (``VisitorCookie``) and so their own
 personal collection and conversation.
 
@@ -20,7 +22,7 @@ import hashlib
 import hmac
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,28 +31,36 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from inhouse_ui.sessions import COOKIE, VISITOR_COOKIE, Sessions, Visitors, load_secret
+from inhouse_ui.oidc import Provider
+from inhouse_ui.sessions import COOKIE, VISITOR_COOKIE, Sessions, SignedValues, Visitors, load_secret
 from inhouse_ui.settings import UISettings
 
 VISITOR = "visitor-"  # the user name of an anonymous visitor: this, then their id
 VISITOR_DAYS = 365
 _NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
 _UNKNOWN = hashlib.sha256(b"\x00no such user").digest()
+SIGN_IN_S = 600  # seconds an OpenID Connect sign-in (state, nonce, PKCE verifier) may take
 
 
 class Auth:
     """The sign-in mode of one app, and the user of a request in each mode."""
 
-    def __init__(self, settings: UISettings, home: Path):
+    def __init__(self, settings: UISettings, home: Path, vouch: Callable[[str, Sequence[str]], None] | None = None):
+        """``vouch(user, groups)`` hears the groups of each OpenID Connect request's user
+        (``Assistant.vouched.vouch``, so the groups decide what they may read)."""
         self.users = settings.passwords()
         self.header = settings.trusted_header
-        self.mode: Literal["password", "header", "anonymous"] = (
-            "password" if self.users else "header" if self.header else "anonymous"
+        self.mode: Literal["password", "oidc", "header", "anonymous"] = (
+            "password" if self.users else "oidc" if settings.oidc else "header" if self.header else "anonymous"
         )
         self.proxies = settings.proxies()
         secret = load_secret(home) if self.mode != "header" else b""
         self.sessions = Sessions(secret, self.users, settings.session_hours * 3600) if self.mode == "password" else None
         self.visitors = Visitors(secret) if self.mode == "anonymous" else None
+        self.provider = Provider(settings.oidc) if settings.oidc else None
+        self.signed_in = SignedValues(secret, "inhouse-ui-oidc-session-v1", settings.session_hours * 3600)
+        self.flows = SignedValues(secret, "inhouse-ui-oidc-sign-in-v1", SIGN_IN_S)
+        self.vouch = vouch
 
     def check_password(self, name: str, password: str) -> bool:
         """Whether ``password`` is ``name``'s, in constant time: digests of equal length are
@@ -74,8 +84,20 @@ class Auth:
                 return None
             value = values[0].strip()
             return value if _NAME.match(value) else None
+        if self.mode == "oidc":
+            return self._oidc_user(request.cookies.get(COOKIE))
         assert self.sessions is not None
         return self.sessions.user(request.cookies.get(COOKIE))
+
+    def _oidc_user(self, cookie: str | None) -> str | None:
+        """The user of an OpenID Connect session cookie (their groups vouched for), or None."""
+        session = self.signed_in.read(cookie) if self.mode == "oidc" else None
+        user, groups = (session or {}).get("user"), (session or {}).get("groups")
+        if not isinstance(user, str) or not _NAME.match(user) or not isinstance(groups, list):
+            return None
+        if self.vouch is not None:
+            self.vouch(user, [g for g in groups if isinstance(g, str)])
+        return user
 
     def from_proxy(self, request: HTTPConnection) -> bool:
         """Whether the request comes straight from one of ``[ui] trusted_proxies``."""

@@ -21,7 +21,7 @@ from typing import Any
 import gradio as gr
 
 from inhouse.conversations import ConversationStore
-from inhouse.errors import InhouseError
+from inhouse.errors import BudgetExceeded, InhouseError
 from inhouse.types import Answer
 from inhouse_ui import render
 from inhouse_ui.auth import Auth
@@ -222,7 +222,7 @@ class Page:
         """The header with the user, the conversation they have open (after a restart: their
         latest), the list of their conversations, and the collections they may add to."""
         user = self._user(request)
-        header = render.header_html(self.ui.title, user, self.auth.mode == "password")
+        header = render.header_html(self.ui.title, user, self.auth.mode in ("password", "oidc"))
         turns = self.conversations.refresh(user).turns
         out: list[Any] = [header, render.chat_messages(turns, self.ui.allowed_link_origins), self.history.shown(user)]
         if self.ui.uploads:
@@ -274,6 +274,8 @@ class Page:
             log.error("answer %s for %s failed: %s: %s", error_id, user, type(exc).__name__, exc, exc_info=exc)
             what = "the assistant could not answer" if isinstance(exc, InhouseError) else "the answer failed"
             turn.error = f"{what} (error {error_id}; the server log has the details)"
+            if isinstance(exc, BudgetExceeded):  # the reader's own limit: what it is and when it resets
+                turn.error = str(exc)
         if turn.answer is None and not turn.error:
             turn.error = "the assistant stopped without an answer"
         elif turn.answer is not None and not turn.error:

@@ -243,7 +243,7 @@ def _page_anchor(citation: Citation) -> str:
 
 
 def header_html(title: str, user: str, signed_in: bool, ready: bool = True) -> str:
-    """The page header (with a Sign out button when ``signed_in`` with a password); ``ready``
+    """The page header (with a Sign out button when ``signed_in`` with a password or OpenID Connect); ``ready``
     (class ``ready``) once the page's load event has run."""
     who = (
         f'<form class="who" method="post" action="logout">Signed in as <strong>{escape(user)}</strong> · '

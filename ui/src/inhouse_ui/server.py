@@ -1,5 +1,6 @@
-"""One FastAPI app: ``/health``, ``/healthz`` and ``/readyz``, ``/login`` and ``/logout``
-(password sign-in), ``/files/{doc_id}``, ``/images/{id}``, ``/admin/audit`` and ``/admin/sync``,
+"""One FastAPI app: ``/health``, ``/healthz`` and ``/readyz``, ``/metrics`` (``inhouse_ui.metrics``), ``/login`` and ``/logout``
+(password sign-in, or OpenID Connect with ``/oidc/callback``),
+``/files/{doc_id}``, ``/images/{id}``, ``/admin/audit`` and ``/admin/sync``,
 the HTTP API at ``/v1`` (``inhouse_ui.api``, its own app with API keys) and the chat page at
 ``/``; and ``serve``, which ``inhouse serve`` calls: it also runs the connectors' scheduled
 syncs (``inhouse.scheduler``) while it serves.
@@ -15,6 +16,7 @@ settings (the page's Blocks pass ``analytics_enabled=False``). Middleware around
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import re
 import socket
@@ -32,7 +34,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inhouse.keys import KeyStore
-from inhouse_ui import admin, files, signin
+from inhouse_ui import admin, files, metrics, oidc_routes, signin
 from inhouse_ui.api import build_api
 from inhouse_ui.api.settings import APISettings
 from inhouse_ui.auth import Auth, VisitorCookie
@@ -50,7 +52,8 @@ CSP = (
     "frame-ancestors 'none'"
 )
 API_PATH = "/v1"
-NO_COOKIES = (API_PATH + "/", "/healthz", "/readyz")  # paths a visitor cookie is not set on
+log = logging.getLogger("inhouse_ui.server")
+NO_COOKIES = (API_PATH + "/", "/healthz", "/readyz", "/metrics")  # paths a visitor cookie is not set on
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
@@ -67,7 +70,7 @@ def build_app(
     With ``users`` the session secret is read from (or made in) ``<assistant.home>/ui-secret``."""
     ui = UISettings.from_mapping(settings)
     api_settings = api_settings or APISettings.from_config(assistant.settings)
-    auth = Auth(ui, Path(assistant.home))
+    auth = Auth(ui, Path(assistant.home), vouch=assistant.vouched.vouch if ui.oidc else None)
     page = Page(assistant, ui, auth)
     app = FastAPI(title=ui.title, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.assistant = assistant
@@ -86,20 +89,31 @@ def build_app(
 
     @app.get("/readyz", include_in_schema=False)
     def readyz() -> JSONResponse:
-        """200 once the models are loaded, else 503 (a readiness probe)."""
-        if getattr(app.state, "warm", False):
-            return JSONResponse({"status": "ready"})
-        return JSONResponse({"status": "warming up"}, status_code=503, headers={"Retry-After": "5"})
+        """200 once the models are loaded and the store answers, else 503 (a readiness probe)."""
+        if not getattr(app.state, "warm", False):
+            return JSONResponse({"status": "warming up"}, status_code=503, headers={"Retry-After": "5"})
+        try:
+            assistant.store.count()
+        except Exception as exc:  # the store's own error type varies by plugin; its message may name hosts: not sent
+            log.warning("readiness: the store is unreachable: %s", exc)
+            return JSONResponse({"status": "store unreachable"}, status_code=503, headers={"Retry-After": "5"})
+        return JSONResponse({"status": "ready"})
 
     # Routes before the mount: the page at "/" answers every path it is given.
     app.mount("/assets", CachedAssets(directory=BUILD_PATH_LIB), name="assets")
     if auth.mode == "password":
         app.include_router(signin.router(auth, ui.title))
         app.add_middleware(signin.SignInRedirect, auth=auth)
+    if auth.mode == "oidc":
+        app.include_router(oidc_routes.router(auth, ui.title))
+        app.add_middleware(signin.SignInRedirect, auth=auth)
     app.include_router(files.router(assistant.open_document, auth, page.images))
     app.include_router(admin.router(assistant, auth, ui.admins))
     if api_settings.enabled:
-        app.mount(API_PATH, build_api(assistant, ui, page.uploads, api_settings))
+        api = build_api(assistant, ui, page.uploads, api_settings)
+        api.state.oidc = auth.provider  # bearer JWTs of [ui.oidc]'s provider sign API callers in too
+        app.mount(API_PATH, api)
+        metrics.install(app, api, assistant)  # /metrics, guarded as the API is
     blocks = page.build()
     upload_folder = blocks.GRADIO_CACHE  # where Gradio's upload route writes: GRADIO_TEMP_DIR, else <tmp>/gradio
     page.uploads.folder = upload_folder
@@ -159,7 +173,7 @@ def exposure_warnings(ui: UISettings, host: str) -> list[str]:
         loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
         loopback = host == "localhost"
-    if loopback or ui.users:
+    if loopback or ui.users or ui.oidc:
         return []
     if not ui.trusted_header:
         return [

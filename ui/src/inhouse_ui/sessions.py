@@ -1,4 +1,5 @@
-"""Signed session cookies for password sign-in, and the server secret that signs them.
+"""Signed session cookies for password sign-in (and, ``SignedValues``, for OpenID Connect
+sign-in), and the server secret that signs them.
 
 A cookie is ``<user, base64url>.<expiry, unix seconds>.<signature, base64url>``: the signature
 is HMAC-SHA256, keyed with the server secret, over the user, the expiry and a digest of the
@@ -16,6 +17,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import json
 import os
 import re
 import secrets
@@ -142,3 +144,47 @@ class Visitors:
         if match is None or not hmac.compare_digest(self._signature(match.group(1)), match.group(2)):
             return None
         return match.group(1)
+
+
+_SIGNED = re.compile(r"^([A-Za-z0-9_-]{2,3000})\.([0-9]{1,12})\.([A-Za-z0-9_-]{43})$")
+
+
+class SignedValues:
+    """Signed, expiring cookie values that carry a small JSON object (an OpenID Connect
+    session's user and groups, or a sign-in's ``state``, ``nonce`` and PKCE verifier):
+    ``<JSON, base64url>.<expiry>.<HMAC-SHA256>``, keyed with the server secret and a ``domain``
+    of their own, so a value of one kind is never accepted as another."""
+
+    def __init__(self, secret: bytes, domain: str, lifetime_s: float, clock: Callable[[], float] = time.time):
+        self._secret = secret
+        self._domain = domain.encode("ascii")
+        self.lifetime_s = lifetime_s
+        self._clock = clock
+
+    def _signature(self, body: str, expiry: str) -> str:
+        message = b"\n".join((self._domain, body.encode("ascii"), expiry.encode("ascii")))
+        return _b64(hmac.new(self._secret, message, hashlib.sha256).digest())
+
+    def issue(self, payload: Mapping[str, object], lifetime_s: float | None = None) -> str:
+        """A cookie value carrying ``payload``, valid for ``lifetime_s`` (at most the lifetime)."""
+        body = _b64(json.dumps(payload, separators=(",", ":")).encode())
+        expiry = str(int(self._clock() + min(lifetime_s or self.lifetime_s, self.lifetime_s)))
+        return f"{body}.{expiry}.{self._signature(body, expiry)}"
+
+    def read(self, value: str | None) -> dict[str, object] | None:
+        """The payload of a cookie value, or None: malformed, forged, expired or issued for
+        longer than today's lifetime."""
+        match = _SIGNED.match(value or "")
+        if match is None:
+            return None
+        body, expiry, signature = match.groups()
+        if not hmac.compare_digest(self._signature(body, expiry), signature):
+            return None
+        now = self._clock()
+        if not now < int(expiry) <= now + self.lifetime_s + 60:
+            return None
+        try:
+            payload = json.loads(_unb64(body))
+        except ValueError:
+            return None
+        return payload if isinstance(payload, dict) else None

@@ -6,7 +6,8 @@ title = "inhouse"                                   # the page's title
 users = [{ name = "ana", password = { env = "ANA_PASSWORD" } }]   # sign-in with a password, or
 trusted_header = "X-Forwarded-User"                 # the user a reverse proxy puts in this header
 trusted_proxies = ["10.0.0.5", "10.1.0.0/16"]       # ... sent from these addresses only (default: loopback)
-session_hours = 12                                  # how long a password sign-in lasts
+oidc = { issuer = "https://...", client_id = "inhouse" }   # or OpenID Connect sign-in ([ui.oidc], see inhouse_ui.oidc)
+session_hours = 12                                  # how long a password (or OpenID Connect) sign-in lasts
 uploads = true                                      # offer "Add documents"
 shared_writers = ["hr", "it"]                       # groups ([users.NAME] groups) that may add to the shared collection
 allowed_link_origins = ["https://intranet.example.com"]  # answers may link there (and to this site)
@@ -14,7 +15,7 @@ concurrency = 8                                     # questions answered at the 
 upload_workers = 4                                  # collections ingesting at the same time
 ```
 
-With neither ``users`` nor ``trusted_header`` each browser is its own anonymous visitor.
+With none of ``users``, ``trusted_header`` and ``oidc`` each browser is its own anonymous visitor.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from inhouse.config import describe
 from inhouse.errors import ConfigError
 from inhouse.plugins import PluginConfig
+from inhouse_ui.oidc import OIDCSettings
 
 LOOPBACK = ("127.0.0.0/8", "::1")
 
@@ -46,6 +48,7 @@ class UISettings(PluginConfig):
     users: list[UIUser] = Field(default_factory=list)
     trusted_header: str | None = None
     trusted_proxies: list[str] = Field(default_factory=lambda: list(LOOPBACK))
+    oidc: OIDCSettings | None = None
     session_hours: float = Field(12.0, gt=0, le=24 * 90)
     uploads: bool = True
     shared_writers: list[str] = Field(default_factory=list)
@@ -79,6 +82,8 @@ class UISettings(PluginConfig):
             raise ValueError("users: a user is listed twice")
         if self.users and self.trusted_header:
             raise ValueError("set either users (passwords) or trusted_header (a reverse proxy signs users in), not both")
+        if self.oidc and (self.users or self.trusted_header):
+            raise ValueError("set oidc (OpenID Connect sign-in) alone, without users or trusted_header")
         return self
 
     @classmethod

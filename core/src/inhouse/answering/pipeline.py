@@ -26,10 +26,11 @@ from inhouse.answering.guard import Guard, Sent, refuse
 from inhouse.answering.pack import pack
 from inhouse.answering.prompting import NOT_FOUND, build_prompt, is_refusal
 from inhouse.answering.sentences import split_sentences
-from inhouse.answering.stages import Understand, build_stages
+from inhouse.answering.stages import Understand, build_stages, stage_name
 from inhouse.errors import ProviderError
 from inhouse.plugins import Artifact, Passage, Prompt, Provider, ScoredSentence
 from inhouse.route import Routed
+from inhouse.tracing import Tracing, answer_attributes, failed
 from inhouse.types import Answer, Usage
 
 INSTRUCTION_TOKENS = 120  # what the instructions and a question cost, beside the passages
@@ -39,23 +40,44 @@ IMAGE_MAGIC = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"RIFF": 
 class Pipeline:
     """Runs one question through the stages, the router and the citation step."""
 
-    def __init__(self, services: Services, stages: Sequence[Stage] | None = None):
+    def __init__(self, services: Services, stages: Sequence[Stage] | None = None, tracing: Tracing | None = None):
         self.services = services
+        self.tracing = tracing or Tracing()
         self.understand = Understand(services)
         self.stages = list(stages) if stages is not None else build_stages(services, services.settings.core.answer.stages)
 
     def stream(self, request: Request) -> Iterator[str | Answer]:
-        """Yield the answer's text as it is generated, then the final ``Answer``."""
-        result: Draft | Answer = self.understand.run(request)
-        for stage in self.stages:
-            assert isinstance(result, Draft)
-            result = stage.run(result)
-            if isinstance(result, Answer):
-                yield result.text
-                yield result
-                return
-        assert isinstance(result, Draft)
-        yield from self._generate(result)
+        """Yield the answer's text as it is generated, then the final ``Answer``; spans (when
+        tracing): ``inhouse.answer`` over ``inhouse.stage.NAME`` of each stage, ``inhouse.pack``
+        and ``inhouse.provider`` of each provider tried, and ``inhouse.cite``."""
+        tracing = self.tracing
+        root = tracing.start("inhouse.answer", attributes=tracing.text("inhouse.question", request.question))
+        try:
+            with tracing.span("inhouse.stage.understand", root):
+                draft = self.understand.run(request)
+            request_id = draft.route.request
+            result: Draft | Answer = draft
+            with tracing.answer(request_id, root):
+                for stage in self.stages:
+                    assert isinstance(result, Draft)
+                    with tracing.span(f"inhouse.stage.{stage_name(stage)}", root):
+                        result = stage.run(result)
+                    if isinstance(result, Answer):
+                        result.route = {**result.route, "request": request_id}
+                        root.set_attributes(answer_attributes(result))
+                        yield result.text
+                        yield result
+                        return
+                assert isinstance(result, Draft)
+                for item in self._generate(result):
+                    if isinstance(item, Answer):
+                        root.set_attributes(answer_attributes(item))
+                    yield item
+        except Exception as exc:
+            failed(root, exc)
+            raise
+        finally:
+            root.end()
 
     def _generate(self, draft: Draft) -> Iterator[str | Answer]:
         pieces: list[str] = []
@@ -110,7 +132,10 @@ class Pipeline:
             return Prompt(system="", messages=[{"role": "user", "content": request.question}], images=images)
         sentences = draft.evidence.sentences if draft.evidence else ()
         budget = max(64, min(provider.preferred_context, provider.context_window - answer.max_tokens - INSTRUCTION_TOKENS))
-        packed = pack(passages, budget, provider.count_tokens, sentences, answer.context_passages)
+        parent = self.tracing.answer_span(draft.route.request)
+        with self.tracing.span("inhouse.pack", parent, {"inhouse.budget_tokens": budget}) as span:
+            packed = pack(passages, budget, provider.count_tokens, sentences, answer.context_passages)
+            span.set_attribute("inhouse.passages", len(packed))
         return build_prompt(
             request.question,
             [passage for _, passage in packed],
@@ -135,7 +160,9 @@ class Pipeline:
                 said_no, f"{routed.provider if routed else 'the model'} said the documents do not answer", draft.hits
             )
             return _with_route(answer, draft, routed, passages, sent)
-        text, citations = cite(raw, passages) if draft.case.retrieve else (raw, [])
+        with self.tracing.span("inhouse.cite", self.tracing.answer_span(draft.route.request)) as span:
+            text, citations = cite(raw, passages) if draft.case.retrieve else (raw, [])
+            span.set_attribute("inhouse.citations", len(citations))
         artifacts = list(routed.artifacts) if routed is not None else []
         if not draft.case.retrieve and artifacts and not text:
             text = f"Here is the image ({routed.provider})." if len(artifacts) == 1 else "Here are the images."  # type: ignore[union-attr]
@@ -162,6 +189,7 @@ def _with_route(
     route = {
         **answer.route,
         "use_case": draft.use_case,
+        "request": draft.route.request,
         "reason": draft.reason,
         "chain": list(draft.route.chain),
         "provider": routed.provider if routed else None,

@@ -176,6 +176,11 @@ STAGES: dict[str, type] = {
 DEFAULT_STAGES = ("retrieve", "gate", "expand", "defuse", "score", "check")
 
 
+def stage_name(stage: Stage) -> str:
+    """The name ``[answer] stages`` gives ``stage`` (a stage of another kind: its class name, lower case)."""
+    return next((name for name, kind in STAGES.items() if type(stage) is kind), type(stage).__name__.lower())
+
+
 def build_stages(services: Services, names: Sequence[str] = DEFAULT_STAGES) -> list[Stage]:
     """The stages named (in order), built for ``services``; an unknown name is a ``ConfigError``."""
     unknown = [n for n in names if n not in STAGES]

@@ -12,7 +12,7 @@ from importlib.metadata import entry_points
 import typer
 from rich.markup import escape
 
-from inhouse.cli import admin, answers, audit, evaluate, keys, migrate, plugin_new, sync  # noqa: F401  (they register their commands)
+from inhouse.cli import admin, answers, audit, budgets, evaluate, keys, migrate, plugin_new, sync  # noqa: F401  (they register their commands)
 from inhouse.cli.app import Context, app, context, err, open_assistant, print_json
 from inhouse.errors import InhouseError
 

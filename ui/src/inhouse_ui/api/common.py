@@ -3,7 +3,9 @@ size limit, and errors in the OpenAI shape.
 
 - ``caller`` (a FastAPI dependency of every route) names the user a request runs as: the user
   of its API key (``Authorization: Bearer <key>``, checked against ``inhouse.keys.KeyStore``),
-  or, while no key is in force, the local user (None) for a client on this machine only (a
+  the user of an OpenID Connect access token (a JWT of ``[ui.oidc]``'s provider, validated
+  against its cached keys: issuer, ``audience``, expiry; its groups claim gives their groups), or,
+  while no key is in force, the local user (None) for a client on this machine only (a
   request relayed by a proxy, with ``Forwarded`` or ``X-Forwarded-For``, is not one).
 - Each key may make ``requests_per_minute`` requests (its own figure, else ``[api]``'s), in
   bursts of up to a minute's worth: a token bucket; over it, 429 with ``Retry-After``.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
+import re
 import secrets
 import threading
 import time
@@ -33,7 +36,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from inhouse.errors import ProviderError
+from inhouse.errors import BudgetExceeded, ProviderError
+from inhouse_ui.oidc import TokenError
 from inhouse_ui.upload_guard import replaying
 
 log = logging.getLogger("inhouse_ui.api")
@@ -64,7 +68,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (404, "No such route, model or object (or not the caller's)"),
         (413, "The body is larger than [api] max_body_kb"),
         (422, "A field is missing or of the wrong type"),
-        (429, "The key's rate limit is reached: retry after Retry-After seconds"),
+        (429, "The key's rate limit or a limit of [budgets] is reached: retry after Retry-After seconds"),
     )
 }
 
@@ -97,7 +101,11 @@ class ApiError(Exception):
 
 def failure(exc: BaseException, what: str = "the answer") -> ApiError:
     """The 5xx error of an exception raised while answering: an error id for the caller, the
-    details in the server log (never the question)."""
+    details in the server log (never the question). A request over ``[budgets]`` is 429 with
+    ``Retry-After`` (the seconds to the limit's reset) and the limit's own message."""
+    if isinstance(exc, BudgetExceeded):
+        headers = {"Retry-After": str(exc.retry_after)}
+        return ApiError(429, str(exc), type="rate_limit_error", code="budget_exceeded", headers=headers)
     error_id = secrets.token_hex(4)
     log.error("API error %s: %s: %s", error_id, type(exc).__name__, exc, exc_info=exc)
     if isinstance(exc, ProviderError):
@@ -115,6 +123,7 @@ class Caller:
 
 
 LOCAL = Caller(None, None)
+_JWT = re.compile(r"^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")  # a JWS in compact form (API keys are not)
 PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")  # a request relayed for another client
 _bearer = HTTPBearer(
     auto_error=False,
@@ -147,10 +156,12 @@ class RateLimiter:
 
 
 def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Caller:
-    """FastAPI dependency: the caller of ``request`` (key checked, rate limit counted); raises
-    ``ApiError`` 401 (no or bad key), 403 (no key exists and the client is not on this machine)
-    or 429 (over the key's rate limit)."""
+    """FastAPI dependency: the caller of ``request`` (key or token checked, rate limit counted);
+    raises ``ApiError`` 401 (no or bad key or token), 403 (no key exists and the client is not on
+    this machine) or 429 (over the key's rate limit)."""
     state = request.app.state
+    if credentials is not None and getattr(state, "oidc", None) is not None and _JWT.match(credentials.credentials):
+        return _token_caller(request, credentials.credentials)
     if not state.keys.active():
         proxied = any(name in request.headers for name in PROXY_HEADERS)  # a proxy on this machine relays others
         if proxied or not is_loopback(request.client.host if request.client else ""):
@@ -171,7 +182,26 @@ def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = 
     if key is None:
         raise ApiError(401, "the API key is unknown or revoked", code="invalid_api_key", headers=challenge)
     limit = key.requests_per_minute if key.requests_per_minute is not None else state.settings.requests_per_minute
-    wait = state.limiter.wait(key.id, limit)
+    _count(state, key.id, limit)
+    return Caller(key.user, key.id)
+
+
+def _token_caller(request: Request, token: str) -> Caller:
+    """The caller of an OpenID Connect access token, its groups vouched for; 401 when refused."""
+    state = request.app.state
+    try:
+        who = state.oidc.identity(state.oidc.verify(token, state.oidc.settings.api_audience()))
+    except TokenError as exc:
+        challenge = {"WWW-Authenticate": "Bearer"}
+        raise ApiError(401, f"the bearer token is refused: {exc}", code="invalid_token", headers=challenge) from None
+    state.assistant.vouched.vouch(who.user, who.groups)
+    _count(state, "oidc:" + who.user, state.settings.requests_per_minute)
+    return Caller(who.user, None)
+
+
+def _count(state: Any, bucket: str, limit: int) -> None:
+    """Count a request against ``bucket``'s rate limit; ``ApiError`` 429 over it."""
+    wait = state.limiter.wait(bucket, limit)
     if wait:
         seconds = max(1, math.ceil(wait))
         raise ApiError(
@@ -181,7 +211,6 @@ def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = 
             code="rate_limit_exceeded",
             headers={"Retry-After": str(seconds)},
         )
-    return Caller(key.user, key.id)
 
 
 def is_loopback(host: str) -> bool:
