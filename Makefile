@@ -48,6 +48,7 @@ bench: setup ## retrieval and answer quality, speed; prints tables, writes bench
 	$(PY) bench/connectors.py
 	$(PY) bench/api.py
 	$(PY) bench/identity.py
+	$(PY) bench/deprovision.py
 	$(PY) bench/tracing.py
 
 bench-scale: setup ## a million chunks in the default store and in pgvector; ingestion on Ray; writes bench/results/*.json

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -40,17 +41,35 @@ def group_principal(name: str) -> str:
     return f"{GROUP}{name}"
 
 
+@dataclass(frozen=True)
+class Roster:
+    """What an identity provider provisioned (``inhouse.provisioning``): each active user's groups,
+    and the users it deprovisioned (deactivated or deleted), who may not read anything."""
+
+    groups: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    blocked: frozenset[str] = frozenset()
+
+
 class Directory:
     """The users and groups of the configuration (``[users.NAME] groups = [...]``), read
     afresh on every request, so a membership removed from the configuration applies on the
     next query; ``signed_in`` adds the groups a sign-in vouches for (an identity provider's
-    group claim, by user name), as of that user's latest request."""
+    group claim, by user name), as of that user's latest request, and ``provisioned`` (a
+    ``Roster`` of ``inhouse.provisioning``) the groups of provisioned users; a user it names as
+    blocked (deprovisioned) has no groups and no principals at all."""
 
-    def __init__(self, users: Mapping[str, Any], signed_in: Mapping[str, Sequence[str]] | None = None):
+    def __init__(
+        self, users: Mapping[str, Any], signed_in: Mapping[str, Sequence[str]] | None = None, provisioned: Roster | None = None
+    ):
         self.users = {name: list(getattr(spec, "groups", None) or []) for name, spec in users.items()}
         self._configured = bool(self.users)
-        for name, groups in dict(signed_in or {}).items():  # a copy: sign-ins go on while this runs
-            self.users[name] = list(dict.fromkeys([*self.users[name], *groups])) if name in self.users else list(groups)
+        roster = provisioned or Roster()
+        for source in (roster.groups, dict(signed_in or {})):  # a copy: sign-ins go on while this runs
+            for name, groups in source.items():
+                self.users[name] = list(dict.fromkeys([*self.users[name], *groups])) if name in self.users else list(groups)
+        self.blocked = roster.blocked
+        for name in self.blocked:
+            self.users.pop(name, None)
 
     @property
     def configured(self) -> bool:
@@ -65,6 +84,8 @@ class Directory:
         """The principals a request by ``user`` runs as (None: no filtering, the local caller)."""
         if user is None:
             return None
+        if user in self.blocked:
+            return []
         return [PUBLIC, user_principal(user), *(group_principal(g) for g in self.groups(user))]
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from inhouse import access, registry
+from inhouse import access, provisioning, registry
 from inhouse import config as config_mod
 from inhouse.answering import Pipeline, Request
 from inhouse.answering.draft import Services
@@ -184,8 +184,8 @@ class Assistant(LocalSDK):
 
     @property
     def directory(self) -> access.Directory:
-        """The configuration's users and groups, afresh on each call (a change applies to the next query)."""
-        return access.Directory(self.settings.core.users, self.vouched)
+        """The configured, signed-in and provisioned users and groups, afresh on each call (applies to the next query)."""
+        return access.Directory(self.settings.core.users, self.vouched, provisioning.Provisioning(self.home).roster())
 
     def principals(self, user: str | None) -> list[str] | None:
         """The principals a request by ``user`` runs as (None: the trusted local caller)."""

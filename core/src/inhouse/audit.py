@@ -163,6 +163,7 @@ class AuditLog:
             provider=answer.provider or "",
             residency=answer.route.get("residency") or "",
             abstained=answer.abstained,
+            fallback=bool(answer.route.get("fallback")),
             retrieved=[{"doc_id": p.get("doc_id", ""), "source": p.get("source", "")} for p in answer.context],
             cited=[{"doc_id": c.doc_id, "source": c.source} for c in answer.citations],
             **said,

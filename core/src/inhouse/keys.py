@@ -100,6 +100,13 @@ class KeyStore:
         with self._db() as db:
             return bool(db.execute("UPDATE keys SET revoked = 1 WHERE id = ? AND revoked = 0", (key_id,)).rowcount)
 
+    def revoke_user(self, user: str) -> int:
+        """Revoke every key of ``user`` (a deprovisioned person); how many were in force."""
+        if not self.path.exists():
+            return 0
+        with self._db() as db:
+            return db.execute("UPDATE keys SET revoked = 1 WHERE user = ? AND revoked = 0", (user,)).rowcount
+
     def check(self, secret: str) -> ApiKey | None:
         """The key ``secret`` is, or None when it is malformed, unknown or revoked."""
         match = _KEY.match(secret or "")

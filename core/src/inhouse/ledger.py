@@ -149,6 +149,21 @@ class Ledger:
             for key, calls, failed, tin, tout, images, cost, unpriced, residency in rows
         ]
 
+    def daily(self, by: str = "model", since: float | None = None, until: float | None = None) -> list[dict[str, Any]]:
+        """Totals per UTC day and ``by`` (model, profile, use_case, user, residency) for calls at
+        ``since`` <= ts < ``until`` (unix times; None: unbounded), oldest day first."""
+        if by not in GROUPS or by == "day":
+            raise ConfigError(f"daily usage can be grouped by {', '.join(g for g in GROUPS if g != 'day')}, not '{by}'")
+        column = GROUPS[by]
+        sql = (
+            f"SELECT day, {column}, COUNT(*), SUM(1 - ok), SUM(input_tokens), SUM(output_tokens), SUM(COALESCE(cost_usd, 0)) "
+            f"FROM calls WHERE ts >= ? AND ts < ? GROUP BY day, {column} ORDER BY day, {column}"
+        )
+        with self._lock:
+            rows = self._db.execute(sql, (since or 0.0, until if until is not None else float("inf"))).fetchall()
+        names = ("day", by, "calls", "failed", "input_tokens", "output_tokens", "cost_usd")
+        return [dict(zip(names, (day, key or "", *rest[:4], round(rest[4], 6)), strict=True)) for day, key, *rest in rows]
+
     def calls(self, limit: int = 100) -> list[dict[str, Any]]:
         """The most recent calls, newest first."""
         with self._lock:

@@ -39,7 +39,7 @@ def router(assistant: Any, auth: Auth, admins: list[str]) -> APIRouter:
     signed_in = require(auth)
 
     def is_admin(who: str) -> bool:
-        return bool(admins) and bool(set(assistant.directory.groups(who)) & set(admins))
+        return is_admin_of(assistant, admins, who)
 
     @routes.get("/admin/audit", include_in_schema=False)
     def audit_view(
@@ -49,14 +49,9 @@ def router(assistant: Any, auth: Auth, admins: list[str]) -> APIRouter:
         log = assistant.audit
         if log is None or not is_admin(who):
             raise HTTPException(404, "not found")
-        check = log.verify()
         after = time.time() - since * 86400 if since is not None and since > 0 else None
         records = log.records(user=user or None, since=after)[-max(1, min(limit, 2000)) :]
-        verdict = (
-            f'<p class="ok">The chain verifies: {check.records} records, head {escape(check.head[:16])}…</p>'
-            if check.ok
-            else f'<p class="error">The chain is broken: {escape(check.problem)}</p>'
-        )
+        verdict = chain_verdict(log)
         rows = "".join(_row(record) for record in reversed(records))
         body = (
             f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Audit log</title>"
@@ -72,13 +67,7 @@ def router(assistant: Any, auth: Auth, admins: list[str]) -> APIRouter:
         """Each configured connector's schedule and last sync, for an admin; 404 for everyone else."""
         if not is_admin(who):
             raise HTTPException(404, "not found")
-        records = SyncLog(assistant.home).records()
-        schedules = assistant.settings.schedules
-        rows = []
-        for name in assistant.settings.connectors:
-            record = records.get(name)
-            rows.append(_sync_row(name, schedules.get(name), record.summary() if record else "never synced"))
-            rows += [_sync_row("", None, f"failed {f['path']}: {f['reason']}") for f in (record.failures if record else [])]
+        rows = ["<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in sync_rows(assistant)]
         body = (
             f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Sync</title>"
             f"<style>{STYLE}{TABLE_STYLE}</style></head><body><main><h1>Connectors</h1>"
@@ -90,18 +79,49 @@ def router(assistant: Any, auth: Auth, admins: list[str]) -> APIRouter:
     return routes
 
 
-def _sync_row(name: str, every: float | None, what: str) -> str:
-    """One connector (or one of its failed items) as a table row, every value escaped."""
-    schedule = f"every {duration_text(every)}" if every else ("" if not name else "`inhouse sync` only")
-    return "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in (name, schedule, what)) + "</tr>"
+def chain_verdict(log: Any) -> str:
+    """Whether the audit log's hash chain verifies, as a paragraph (where it breaks, when it does)."""
+    check = log.verify()
+    if check.ok:
+        return f'<p class="ok">The chain verifies: {check.records} records, head {escape(check.head[:16])}…</p>'
+    return f'<p class="error">The chain is broken: {escape(check.problem)}</p>'
+
+
+def is_admin_of(assistant: Any, admins: list[str], who: str) -> bool:
+    """Whether ``who`` is in a group of ``admins`` (``[users.NAME]`` groups, or those a sign-in vouched for)."""
+    return bool(admins) and bool(set(assistant.directory.groups(who)) & set(admins))
+
+
+def sync_rows(assistant: Any) -> list[tuple[str, str, str]]:
+    """(connector, schedule, last sync) of each configured connector, each failed item a row of its own after it."""
+    records = SyncLog(assistant.home).records()
+    schedules = assistant.settings.schedules
+    rows = []
+    for name in assistant.settings.connectors:
+        record = records.get(name)
+        every = schedules.get(name)
+        schedule = f"every {duration_text(every)}" if every else "`inhouse sync` only"
+        rows.append((name, schedule, record.summary() if record else "never synced"))
+        rows += [("", "", f"failed {f['path']}: {f['reason']}") for f in (record.failures if record else [])]
+    return rows
 
 
 def _row(record: dict[str, Any]) -> str:
     """One record as a table row, every value escaped."""
+    return "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in record_cells(record)) + "</tr>"
+
+
+#: The columns of ``record_cells``.
+RECORD_COLUMNS = ("when (UTC)", "kind", "user", "use case / profile", "residency", "provider / model", "what", "redactions")
+
+
+def record_cells(record: dict[str, Any]) -> list[str]:
+    """One audit record as text, by ``RECORD_COLUMNS`` (not escaped)."""
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(record.get("ts", 0))))
     if record.get("kind") == "question":
         where, who_answered = record.get("use_case", ""), record.get("provider", "")
         what = "cited " + (", ".join(str(c.get("source", "")) for c in record.get("cited", [])) or "nothing")
+        what += "; abstained" * bool(record.get("abstained")) + "; fallback" * bool(record.get("fallback"))
     else:
         where, who_answered = record.get("profile", ""), record.get("model", "")
         what = f"{len(record.get('chunk_ids') or [])} chunks, {record.get('bytes_sent', 0)} bytes"
@@ -109,4 +129,4 @@ def _row(record: dict[str, Any]) -> str:
         when, record.get("kind", ""), record.get("user", ""), where, record.get("residency", ""), who_answered, what,
         json.dumps(record.get("redactions") or {}, sort_keys=True) if record.get("redactions") else "",
     ]  # fmt: skip
-    return "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>"
+    return [str(c) for c in cells]

@@ -11,6 +11,9 @@ mode: the app's routes use it (``require``) and the Gradio page gets it as its
 name is the principal passed to ``Assistant.stream(user=...)`` and checked against document
 ACLs, so it is read from the request on every call, never from the page.
 
+A user the identity provider deprovisioned (``inhouse.provisioning``, by SCIM) is nobody in
+every mode, from their very next request.
+
 ``trusted_header`` is only safe behind a reverse proxy that authenticates every request
 and sets (or strips) that header itself: the header is believed only from the addresses of
 ``[ui] trusted_proxies`` (loopback by default) and only when it appears exactly once.
@@ -31,6 +34,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from inhouse.provisioning import Provisioning
 from inhouse_ui.oidc import Provider
 from inhouse_ui.sessions import COOKIE, VISITOR_COOKIE, Sessions, SignedValues, Visitors, load_secret
 from inhouse_ui.settings import UISettings
@@ -61,6 +65,7 @@ class Auth:
         self.signed_in = SignedValues(secret, "inhouse-ui-oidc-session-v1", settings.session_hours * 3600)
         self.flows = SignedValues(secret, "inhouse-ui-oidc-sign-in-v1", SIGN_IN_S)
         self.vouch = vouch
+        self.provisioned = Provisioning(home)  # a user it deprovisioned is refused on every request
 
     def check_password(self, name: str, password: str) -> bool:
         """Whether ``password`` is ``name``'s, in constant time: digests of equal length are
@@ -83,17 +88,20 @@ class Auth:
             if len(values) != 1 or not self.from_proxy(request):  # a repeated header is a forgery
                 return None
             value = values[0].strip()
-            return value if _NAME.match(value) else None
+            return value if _NAME.match(value) and not self.provisioned.refused(value) else None
         if self.mode == "oidc":
             return self._oidc_user(request.cookies.get(COOKIE))
         assert self.sessions is not None
-        return self.sessions.user(request.cookies.get(COOKIE))
+        user = self.sessions.user(request.cookies.get(COOKIE))
+        return user if user is not None and not self.provisioned.refused(user) else None
 
     def _oidc_user(self, cookie: str | None) -> str | None:
         """The user of an OpenID Connect session cookie (their groups vouched for), or None."""
         session = self.signed_in.read(cookie) if self.mode == "oidc" else None
         user, groups = (session or {}).get("user"), (session or {}).get("groups")
         if not isinstance(user, str) or not _NAME.match(user) or not isinstance(groups, list):
+            return None
+        if self.provisioned.refused(user):  # deprovisioned (SCIM) since signing in: before vouching for their groups
             return None
         if self.vouch is not None:
             self.vouch(user, [g for g in groups if isinstance(g, str)])

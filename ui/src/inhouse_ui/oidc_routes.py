@@ -119,6 +119,8 @@ def router(auth: Auth, title: str) -> APIRouter:
             who = provider.identity(claims)
         except TokenError as exc:
             return refused(str(exc))
+        if auth.provisioned.refused(who.user):  # no session that the next request would refuse (a sign-in loop)
+            return refused("Your account is deactivated: ask your administrator.", 403)
         response = RedirectResponse("../", status_code=303)
         _forget(response, request, FLOW_COOKIE)
         _cookie(

@@ -1,6 +1,7 @@
 """One FastAPI app: ``/health``, ``/healthz`` and ``/readyz``, ``/metrics`` (``inhouse_ui.metrics``), ``/login`` and ``/logout``
 (password sign-in, or OpenID Connect with ``/oidc/callback``),
-``/files/{doc_id}``, ``/images/{id}``, ``/admin/audit`` and ``/admin/sync``,
+``/files/{doc_id}``, ``/images/{id}``, ``/admin/audit``, ``/admin/sync``,
+the admin console (``/admin``, ``inhouse_ui.console``),
 the HTTP API at ``/v1`` (``inhouse_ui.api``, its own app with API keys) and the chat page at
 ``/``; and ``serve``, which ``inhouse serve`` calls: it also runs the connectors' scheduled
 syncs (``inhouse.scheduler``) while it serves.
@@ -34,7 +35,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inhouse.keys import KeyStore
-from inhouse_ui import admin, files, metrics, oidc_routes, signin
+from inhouse_ui import admin, console, files, metrics, oidc_routes, scim, signin
 from inhouse_ui.api import build_api
 from inhouse_ui.api.settings import APISettings
 from inhouse_ui.auth import Auth, VisitorCookie
@@ -53,7 +54,7 @@ CSP = (
 )
 API_PATH = "/v1"
 log = logging.getLogger("inhouse_ui.server")
-NO_COOKIES = (API_PATH + "/", "/healthz", "/readyz", "/metrics")  # paths a visitor cookie is not set on
+NO_COOKIES = (API_PATH + "/", scim.PATH + "/", "/healthz", "/readyz", "/metrics")  # paths a visitor cookie is not set on
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
@@ -109,6 +110,9 @@ def build_app(
         app.add_middleware(signin.SignInRedirect, auth=auth)
     app.include_router(files.router(assistant.open_document, auth, page.images))
     app.include_router(admin.router(assistant, auth, ui.admins))
+    if ui.scim:
+        app.mount(scim.PATH, scim.build(assistant, ui.scim))  # provisioning by the identity provider, its own token
+    app.include_router(console.router(assistant, auth, ui.admins, page.feedback))
     if api_settings.enabled:
         api = build_api(assistant, ui, page.uploads, api_settings)
         api.state.oidc = auth.provider  # bearer JWTs of [ui.oidc]'s provider sign API callers in too

@@ -7,6 +7,7 @@ users = [{ name = "ana", password = { env = "ANA_PASSWORD" } }]   # sign-in with
 trusted_header = "X-Forwarded-User"                 # the user a reverse proxy puts in this header
 trusted_proxies = ["10.0.0.5", "10.1.0.0/16"]       # ... sent from these addresses only (default: loopback)
 oidc = { issuer = "https://...", client_id = "inhouse" }   # or OpenID Connect sign-in ([ui.oidc], see inhouse_ui.oidc)
+scim = { token = { env = "SCIM_TOKEN" } }             # SCIM 2.0 provisioning at /scim/v2 ([ui.scim], see inhouse_ui.scim)
 session_hours = 12                                  # how long a password (or OpenID Connect) sign-in lasts
 uploads = true                                      # offer "Add documents"
 shared_writers = ["hr", "it"]                       # groups ([users.NAME] groups) that may add to the shared collection
@@ -30,6 +31,7 @@ from inhouse.config import describe
 from inhouse.errors import ConfigError
 from inhouse.plugins import PluginConfig
 from inhouse_ui.oidc import OIDCSettings
+from inhouse_ui.scim import SCIMSettings
 
 LOOPBACK = ("127.0.0.0/8", "::1")
 
@@ -49,10 +51,11 @@ class UISettings(PluginConfig):
     trusted_header: str | None = None
     trusted_proxies: list[str] = Field(default_factory=lambda: list(LOOPBACK))
     oidc: OIDCSettings | None = None
+    scim: SCIMSettings | None = None
     session_hours: float = Field(12.0, gt=0, le=24 * 90)
     uploads: bool = True
     shared_writers: list[str] = Field(default_factory=list)
-    admins: list[str] = Field(default_factory=list)  # groups ([users.NAME] groups) that may read the audit log
+    admins: list[str] = Field(default_factory=list)  # groups that may use the admin console (/admin) and read the audit log
     allowed_link_origins: list[str] = Field(default_factory=list)
     concurrency: int = Field(8, ge=1)
     upload_workers: int = Field(4, ge=1, le=64)

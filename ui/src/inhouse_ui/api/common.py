@@ -7,6 +7,7 @@ size limit, and errors in the OpenAI shape.
   against its cached keys: issuer, ``audience``, expiry; its groups claim gives their groups), or,
   while no key is in force, the local user (None) for a client on this machine only (a
   request relayed by a proxy, with ``Forwarded`` or ``X-Forwarded-For``, is not one).
+  A key's or token's user deprovisioned by SCIM (``inhouse.provisioning``) is refused (401).
 - Each key may make ``requests_per_minute`` requests (its own figure, else ``[api]``'s), in
   bursts of up to a minute's worth: a token bucket; over it, 429 with ``Retry-After``.
 - ``BodyLimit`` refuses a body over ``[api] max_body_kb`` with 413 before any route reads it
@@ -37,6 +38,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from inhouse.errors import BudgetExceeded, ProviderError
+from inhouse.provisioning import Provisioning
 from inhouse_ui.oidc import TokenError
 from inhouse_ui.upload_guard import replaying
 
@@ -181,6 +183,8 @@ def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = 
     key = state.keys.check(credentials.credentials)
     if key is None:
         raise ApiError(401, "the API key is unknown or revoked", code="invalid_api_key", headers=challenge)
+    if Provisioning(state.assistant.home).refused(key.user):
+        raise ApiError(401, "the API key's user is deprovisioned", code="invalid_api_key", headers=challenge)
     limit = key.requests_per_minute if key.requests_per_minute is not None else state.settings.requests_per_minute
     _count(state, key.id, limit)
     return Caller(key.user, key.id)
@@ -188,12 +192,13 @@ def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = 
 
 def _token_caller(request: Request, token: str) -> Caller:
     """The caller of an OpenID Connect access token, its groups vouched for; 401 when refused."""
-    state = request.app.state
+    state, challenge = request.app.state, {"WWW-Authenticate": "Bearer"}
     try:
         who = state.oidc.identity(state.oidc.verify(token, state.oidc.settings.api_audience()))
     except TokenError as exc:
-        challenge = {"WWW-Authenticate": "Bearer"}
         raise ApiError(401, f"the bearer token is refused: {exc}", code="invalid_token", headers=challenge) from None
+    if Provisioning(state.assistant.home).refused(who.user):
+        raise ApiError(401, "the bearer token's user is deprovisioned", code="invalid_token", headers=challenge)
     state.assistant.vouched.vouch(who.user, who.groups)
     _count(state, "oidc:" + who.user, state.settings.requests_per_minute)
     return Caller(who.user, None)
