@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -43,6 +42,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from benchkit import machine, save
 from inhouse import Answer, Assistant
 from inhouse.evaluation.metrics import percentile
 
@@ -283,17 +283,14 @@ def main() -> None:
                 except subprocess.TimeoutExpired:
                     server.kill()
     results = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": machine(),
         "config": "./plugins.toml (make run): extractive answerer, minilm, hybrid retrieval; examples/handbook",
         "smoke": smoke,
         "load": phases,
         "first_token": ttft,
     }
     report(results)
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-        console.print(f"wrote {out}")
+    save(results, out, console)
     if any(phase["errors"] for phase in phases):
         raise SystemExit("errors under load: see error_samples in the results")
 

@@ -20,9 +20,7 @@ Results go to bench/results/deprovision.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -39,6 +37,7 @@ import httpx  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from benchkit import machine, save  # noqa: E402
 from inhouse import Assistant  # noqa: E402
 from inhouse.evaluation.metrics import percentile  # noqa: E402
 from inhouse.keys import KeyStore  # noqa: E402
@@ -173,17 +172,14 @@ def main() -> None:
             measures = rounds(url, KeyStore(assistant.home), args.rounds)
         cost = check_cost(Path(work) / "directory", 2000 if not smoke else 200)
     results = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": machine(),
         "smoke": smoke,
         "goal": "the first request after the SCIM call is refused",
         "measures": measures,
         "refused check per request": cost,
     }
     report(results)
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-        console.print(f"wrote {out}")
+    save(results, out, console)
 
 
 if __name__ == "__main__":

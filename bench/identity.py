@@ -22,9 +22,7 @@ Results go to bench/results/identity.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -41,6 +39,7 @@ import httpx  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from benchkit import machine, save  # noqa: E402
 from inhouse import Assistant  # noqa: E402
 from inhouse.evaluation.metrics import percentile  # noqa: E402
 from inhouse.keys import KeyStore  # noqa: E402
@@ -170,17 +169,14 @@ def main() -> None:
                 "GET /v1/models, API key": api_requests(url.rstrip("/"), key, args.rounds * 10),
             }
     results = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": machine(),
         "provider": "oidc-provider-mock on loopback (RS256, 2048-bit key)",
         "smoke": smoke,
         "goal_validation_p95_ms": GOAL_VALIDATION_P95_MS,
         "measures": measures,
     }
     report(results)
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-        console.print(f"wrote {out}")
+    save(results, out, console)
 
 
 if __name__ == "__main__":
