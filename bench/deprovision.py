@@ -37,9 +37,8 @@ import httpx  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from benchkit import machine, save  # noqa: E402
+from benchkit import machine, save, summary  # noqa: E402
 from inhouse import Assistant  # noqa: E402
-from inhouse.evaluation.metrics import percentile  # noqa: E402
 from inhouse.keys import KeyStore  # noqa: E402
 from inhouse.provisioning import Provisioning  # noqa: E402
 from inhouse_ui.server import build_app  # noqa: E402
@@ -54,16 +53,6 @@ USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 DELETE_EVERY = 5  # every fifth round deletes a user instead of deactivating ana
 console = Console()
-
-
-def summary(values_ms: list[float]) -> dict[str, float]:
-    """n, p50, p95 and max of a list of milliseconds."""
-    return {
-        "n": len(values_ms),
-        "p50": round(percentile(values_ms, 50), 3),
-        "p95": round(percentile(values_ms, 95), 3),
-        "max": round(max(values_ms), 3),
-    }
 
 
 def active(value: bool) -> dict[str, Any]:

@@ -39,9 +39,8 @@ import httpx  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from benchkit import machine, save  # noqa: E402
+from benchkit import machine, save, summary  # noqa: E402
 from inhouse import Assistant  # noqa: E402
-from inhouse.evaluation.metrics import percentile  # noqa: E402
 from inhouse.keys import KeyStore  # noqa: E402
 from inhouse_ui.server import build_app  # noqa: E402
 from oidc_support import identity_provider  # noqa: E402
@@ -52,16 +51,6 @@ OUT = REPO / "bench" / "results" / "identity.json"
 SMOKE_ENV = "INHOUSE_BENCH_SMOKE"
 GOAL_VALIDATION_P95_MS = 1.0
 console = Console()
-
-
-def summary(values_ms: list[float]) -> dict[str, float]:
-    """n, p50, p95 and max of a list of milliseconds."""
-    return {
-        "n": len(values_ms),
-        "p50": round(percentile(values_ms, 50), 3),
-        "p95": round(percentile(values_ms, 95), 3),
-        "max": round(max(values_ms), 3),
-    }
 
 
 def browser_sign_ins(url: str, rounds: int) -> dict[str, float] | str:
