@@ -30,7 +30,7 @@ class ExtractiveAnswerer(Provider):
         """``[providers.NAME]`` with ``use = "extractive"``."""
 
         max_sentences: int = Field(3, ge=1, le=10, description="sentences quoted at most")
-        runner_up: float = Field(0.8, ge=0, le=1, description="a second sentence joins at this share of the best's score")
+        runner_up: float = Field(0.6, ge=0, le=1, description="a second sentence joins at this share of the best's score")
         context_tokens: int = Field(2000, ge=100, description="context it reads: more passages, more to choose from")
 
     capabilities = frozenset({"text", "stream"})
