@@ -15,7 +15,7 @@ features (cosine, weighted word coverage, answer kind, passage rank). Two logist
 regressions are fitted (Newton's method, a little L2): gold sentence or not (the sentence
 weights: only their ranking matters), and "the passages answer it" (answerable with its
 gold passage among the passages, against unanswerable) from the best sentence of the
-weakest part and the question's word coverage; the sample corpus' questions weigh five
+best-answered part and the question's word coverage; the sample corpus' questions weigh five
 times a ClapNQ one. The ``min_support`` it prints keeps every one of the sample corpus' answerable
 questions answered (the configured default, rounded down). Before the colloquial set joined
 the fit, even keeping 95% of the other set refused half of the colloquial questions, and the
@@ -101,13 +101,13 @@ def collect(a: Assistant, items: list[tuple[str, bool, Any]]) -> tuple[list, lis
 
 
 def support_features(rows: list[Features], pool: dict[str, float], weights: dict[str, float]) -> list[float]:
-    """The support model's inputs (``SUPPORT``): the best sentence of the weakest part, and the question's."""
+    """The support model's inputs (``SUPPORT``): the best sentence of the best-answered part, and the question's."""
     best: dict[int, tuple[float, Features]] = {}
     for f in rows:
         value = f.score(weights)
         if f.part not in best or value > best[f.part][0]:
             best[f.part] = (value, f)
-    value, top = min(best.values(), key=lambda item: item[0])
+    value, top = max(best.values(), key=lambda item: item[0])
     signals = {
         "score": value,
         "dense": top.dense,

@@ -7,8 +7,9 @@ question's content words it holds (stemmed, stopwords out, each word weighted by
 it is among the passages, a word found only in the passage's title or heading at half
 weight), whether it holds the kind of answer asked for (a number for "how many", a date for
 "when", a name for "who") and the rank of its passage. A bare label (a heading, a table
-header) is never an answer: it is left out. ``support`` is the probability that the passages answer every part,
-from the best sentence of the weakest part and from how much of the question's weight the
+header) is never an answer: it is left out. ``support`` is the probability that the passages
+answer the question, from the best sentence of its best-answered part (a question of two parts
+that the documents answer half of is answered, not refused) and from how much of the question's weight the
 passages hold at all ("the CEO" asked, "CEO" nowhere). All weights are fitted on labelled
 questions by ``bench/calibrate_evidence.py``; its output, with the data it used, is
 ``bench/results/evidence.json``.
@@ -34,15 +35,15 @@ Terms = Callable[[str], list[str]]
 # Fitted by bench/calibrate_evidence.py (see bench/results/evidence.json).
 SENTENCE_WEIGHTS = {"dense": 1.0, "lexical": 0.233, "kind": 0.193, "rank": -0.252}
 SUPPORT_WEIGHTS = {
-    "bias": -3.611,
-    "score": 3.44,
-    "dense": 5.746,
-    "lexical": -2.216,
-    "kind": -0.821,
-    "rank": 0.189,
-    "coverage": 0.162,
-    "passage_coverage": 0.318,
-    "similarity": -0.154,
+    "bias": -3.569,
+    "score": 3.853,
+    "dense": 6.313,
+    "lexical": -2.307,
+    "kind": -0.962,
+    "rank": -0.5,
+    "coverage": 0.42,
+    "passage_coverage": -0.01,
+    "similarity": -1.153,
 }
 CONTEXT_WEIGHT = 0.5  # a question word found only in the passage's title or heading counts half
 # Sentences embedded per question (see EvidenceScorer._dense): the fewest that keep the sample
@@ -183,8 +184,8 @@ class EvidenceScorer:
             for v, f in keep.values()
         ]
         part_best = tuple(max((v for v, _ in candidates), default=0.0) for candidates in by_part)
-        weakest = min(range(len(parts)), key=lambda k: part_best[k])
-        value, top = max(by_part[weakest], key=lambda item: item[0])
+        strongest = max(range(len(parts)), key=lambda k: part_best[k])
+        value, top = max(by_part[strongest], key=lambda item: item[0])
         signals = {
             "score": value, "dense": top.dense, "lexical": top.lexical, "kind": float(top.kind), "rank": float(top.rank), **pool,
         }  # fmt: skip
@@ -273,8 +274,8 @@ def _linear(weights: dict[str, float], **features: float | bool) -> float:
 
 
 def support(signals: dict[str, float]) -> float:
-    """The probability that the passages answer every part, from ``signals``: the best sentence
-    of the weakest part (its score, cosine, word coverage, answer kind and passage rank) and
+    """The probability that the passages answer the question, from ``signals``: the best sentence
+    of its best-answered part (its score, cosine, word coverage, answer kind and passage rank) and
     the question's (coverage by the passages, by the best one alone, retrieval similarity)."""
     z = _linear(SUPPORT_WEIGHTS, **{name: signals.get(name, 0.0) for name in SUPPORT_WEIGHTS if name != "bias"})
     return 1.0 / (1.0 + math.exp(-z))
