@@ -15,14 +15,13 @@ features (cosine, weighted word coverage, answer kind, passage rank). Two logist
 regressions are fitted (Newton's method, a little L2): gold sentence or not (the sentence
 weights: only their ranking matters), and "the passages answer it" (answerable with its
 gold passage among the passages, against unanswerable) from the best sentence of the
-best-answered part and the question's word coverage; the sample corpus' questions weigh five
-times a ClapNQ one. The ``min_support`` it prints keeps every one of the sample corpus' answerable
-questions answered (the configured default, rounded down). Before the colloquial set joined
-the fit, even keeping 95% of the other set refused half of the colloquial questions, and the
-default had to stay at 0.2. Prints
-the constants to put in ``evidence.py`` and ``[answer] min_support``, and writes
-bench/results/evidence.json. The held-out
-figures are ``bench/clapnq.py --half second`` and ``inhouse eval qa bench/qa/handbook.jsonl``.
+best-answered part and the question's word coverage; the sample corpus' questions weigh
+five times a ClapNQ one. The ``min_support`` it prints keeps every one of the sample corpus'
+answerable questions answered (the configured default, rounded down). Before the colloquial
+set joined the fit, even keeping 95% of the other set refused half of the colloquial
+questions, and the default had to stay at 0.2. Prints the constants to put in
+``evidence.py`` and ``[answer] min_support``, and writes bench/results/evidence.json. The
+held-out figures are ``bench/clapnq.py --half second`` and ``inhouse eval qa bench/qa/handbook.jsonl``.
 """
 
 from __future__ import annotations

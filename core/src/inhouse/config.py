@@ -60,7 +60,7 @@ class AnswerSettings(_Section):
     # Below this probability that the passages answer the question (inhouse.answering.evidence,
     # fitted by bench/calibrate_evidence.py) the assistant abstains before asking a model. 0.41
     # keeps every answerable question of the sample corpus' two sets (the colloquial one
-    # included) answered; on the held-out 18F handbook set it wrongly refuses 5% (see the README).
+    # included) answered; on the held-out 18F handbook set it wrongly refuses 2% (see the README).
     min_support: float = Field(0.41, ge=0, le=1)
     max_tokens: int = Field(200, ge=1)
     history_turns: int = Field(2, ge=0)

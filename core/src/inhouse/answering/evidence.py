@@ -7,12 +7,12 @@ question's content words it holds (stemmed, stopwords out, each word weighted by
 it is among the passages, a word found only in the passage's title or heading at half
 weight), whether it holds the kind of answer asked for (a number for "how many", a date for
 "when", a name for "who") and the rank of its passage. A bare label (a heading, a table
-header) is never an answer: it is left out. ``support`` is the probability that the passages
-answer the question, from the best sentence of its best-answered part (a question of two parts
-that the documents answer half of is answered, not refused) and from how much of the question's weight the
-passages hold at all ("the CEO" asked, "CEO" nowhere). All weights are fitted on labelled
-questions by ``bench/calibrate_evidence.py``; its output, with the data it used, is
-``bench/results/evidence.json``.
+header) is never an answer: it is left out. ``support`` is the probability that the
+passages answer the question, from the best sentence of its best-answered part (a question
+of two parts that the documents answer half of is answered, not refused) and from how much
+of the question's weight the passages hold at all ("the CEO" asked, "CEO" nowhere). All
+weights are fitted on labelled questions by ``bench/calibrate_evidence.py``; its output,
+with the data it used, is ``bench/results/evidence.json``.
 """
 
 from __future__ import annotations
