@@ -95,3 +95,26 @@ def test_a_document_that_talks_to_the_model_is_quoted_without_its_attack(assista
         answer = injected.ask("How much is the monthly parking permit for the Glenmore garage?")
     assert "45 dollars" in answer.text and "PWNED" not in answer.text
     assert answer.context and not any("PWNED" in p["text"] or "<|im_start|>" in p["text"] for p in answer.context)
+
+
+def test_a_number_question_whose_best_sentence_states_none_abstains(tmp_path: Path) -> None:
+    """A page that only points to where the rate is published does not answer "what's the rate"
+    (the handbook's traps: 4 of 16 refused this way), while its other questions are answered,
+    and a use case that never abstains on evidence (``min_support = 0``) still quotes it."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "hotels.md").write_text(
+        "# Hotels on work trips\n\nBook every hotel through the travel portal, at least two weeks ahead.\n\n"
+        "Pick a hotel whose nightly rate is at or under the government maximum for the city, listed on the per diem site.\n",
+        encoding="utf-8",
+    )
+    providers = '[providers.extractive]\nuse = "extractive"\n[routing]\ndefault = ["extractive"]\nopen = ["extractive"]\n'
+    config = write_config(tmp_path, corpus, "[use_cases.open]\nmin_support = 0\n", providers)
+    with Assistant.from_config(config, tmp_path / "home") as small:
+        small.ingest()
+        refused = small.ask("what's the max nightly hotel rate for a work trip to Denver?")
+        quoted = small.ask("what's the max nightly hotel rate for a work trip to Denver?", mode="open")
+        booked = small.ask("how far ahead do I have to book a hotel?")
+    assert refused.abstained and refused.route["abstained_because"] == "no passage states the number asked for"
+    assert not quoted.abstained and "government maximum" in quoted.text
+    assert not booked.abstained and "two weeks" in booked.text

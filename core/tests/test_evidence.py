@@ -56,6 +56,20 @@ def test_kinds_and_labels() -> None:
     assert asked_kind("Which wifi should visitors join?") == "name" and asked_kind("Can I bring a dog?") is None
     assert has_kind("It is EUR 48.", "number") and not has_kind("It is covered.", "number")
     assert is_label("Meals and allowance") and not is_label("The allowance is EUR 48 per day.")
+    assert asked_kind("whats the yearly cap?") == asked_kind("what’s the max nightly hotel rate in Paris?") == "number"
+    assert asked_kind("what is the policy on pets?") is None
+    assert has_kind("Messages are kept forever.", "number") and has_kind("It lasts two weeks.", "number")
+
+
+def test_a_number_question_whose_best_sentences_state_no_number_is_flagged() -> None:
+    scorer = EvidenceScorer(terms, embed)
+    # The year is a number, but the sentence that answers is the rate one, and it states none.
+    text = "Pick a hotel at or under the government rate for the city. Opened 2015."
+    hotel = [Passage(1, "d1", "hotels.md", "Hotels", text, similarity=0.6)]
+    assert scorer.score(["what is the max hotel rate in Paris"], hotel).number_missing
+    assert not scorer.score(["what is the hotel limit in London"], PASSAGES).number_missing
+    # A two-part question is flagged only when every part asks for a number the passages lack.
+    assert not scorer.score(["what is the max hotel rate in Paris", "can I pick any hotel"], hotel).number_missing
 
 
 def test_sentence_vectors_are_computed_once() -> None:

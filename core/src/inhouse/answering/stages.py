@@ -152,7 +152,9 @@ class Score:
 
 class Check:
     """Abstains when the evidence says the passages do not answer the question: support below
-    ``[answer] min_support`` (or the use case's own). Nothing is sent to a model then. When
+    ``[answer] min_support`` (or the use case's own), or a question that asks for a number
+    ("how many", "what's the rate") whose best sentence states none (unless the threshold is
+    0: that use case never abstains on evidence). Nothing is sent to a model then. When
     support cannot be judged (BM25-only retrieval, a question kept from a remote embedder),
     the model's own "not in the documents" is the check."""
 
@@ -167,6 +169,8 @@ class Check:
         threshold = self.services.settings.core.answer.min_support if threshold is None else threshold
         if draft.evidence.support < threshold:
             return abstain(draft, f"no passage states it (support {draft.evidence.support:.2f})", draft.hits)
+        if threshold > 0 and draft.evidence.number_missing:
+            return abstain(draft, "no passage states the number asked for", draft.hits)
         return draft
 
 
