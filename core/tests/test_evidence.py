@@ -61,7 +61,7 @@ def test_kinds_and_labels() -> None:
     assert has_kind("Messages are kept forever.", "number") and has_kind("It lasts two weeks.", "number")
 
 
-def test_a_number_question_whose_best_sentences_state_no_number_is_flagged() -> None:
+def test_a_number_question_whose_best_sentence_states_no_number_is_flagged() -> None:
     scorer = EvidenceScorer(terms, embed)
     # The year is a number, but the sentence that answers is the rate one, and it states none.
     text = "Pick a hotel at or under the government rate for the city. Opened 2015."
