@@ -72,6 +72,19 @@ def test_a_number_question_whose_best_sentence_states_no_number_is_flagged() -> 
     assert not scorer.score(["what is the max hotel rate in Paris", "can I pick any hotel"], hotel).number_missing
 
 
+def test_a_line_repeating_the_page_title_is_a_label_even_with_digits() -> None:
+    assert is_label("This Is Us (season 2)", ["This Is Us (season 2)"]) and not is_label("This Is Us (season 2)")
+    gymnasts = "List of Olympic female gymnasts for the United States"
+    assert is_label(gymnasts, ["", gymnasts]) and not is_label(gymnasts, [""])
+    assert not is_label("Season 2 of This Is Us was released on DVD in 2018.", ["This Is Us (season 2)"])
+    # The title stands as the passage's first line (a plain-text file): it is never scored, so
+    # it can neither be quoted nor lend its similarity to the question's support.
+    text = "This Is Us (season 2)\n\nThe second season has 18 episodes."
+    page = [Passage(1, "d1", "season.txt", "This Is Us (season 2)", text, similarity=0.7)]
+    evidence = EvidenceScorer(terms, embed).score(["when is this is us season 2 released on dvd"], page)
+    assert [s.text for s in evidence.sentences] == ["The second season has 18 episodes."]
+
+
 def test_sentence_vectors_are_computed_once() -> None:
     calls: list[int] = []
 

@@ -6,15 +6,15 @@ similarity of their embeddings (when the embedder may see the text), the share o
 question's content words it holds (stemmed, stopwords out, each word weighted by how rare it
 is among the passages, a word found only in the passage's title or heading at half weight),
 whether it holds the kind of answer asked for (a number for "how many", a date for "when", a
-name for "who") and the rank of its passage. A bare label (a heading, a table header) is
-never an answer: it is left out. ``support`` is the probability that the passages answer the
-question, from the best sentence of its best-answered part (a question of two parts that the
-documents answer half of is answered, not refused) and from how much of the question's
-weight the passages hold at all ("the CEO" asked, "CEO" nowhere). ``number_missing`` marks a
-question asking for a number whose best sentence states none (a page that only points to
-where the rate is published). All weights are fitted on labelled questions by
-``bench/calibrate_evidence.py``; its output, with the data it used, is
-``bench/results/evidence.json``.
+name for "who") and the rank of its passage. A bare label (a heading, a table header, a line
+that only repeats the page's title) is never an answer: it is left out. ``support`` is the
+probability that the passages answer the question, from the best sentence of its
+best-answered part (a question of two parts that the documents answer half of is answered,
+not refused) and from how much of the question's weight the passages hold at all ("the CEO"
+asked, "CEO" nowhere). ``number_missing`` marks a question asking for a number whose best
+sentence states none (a page that only points to where the rate is published). All weights
+are fitted on labelled questions by ``bench/calibrate_evidence.py``; its output, with the
+data it used, is ``bench/results/evidence.json``.
 """
 
 from __future__ import annotations
@@ -35,17 +35,17 @@ Embed = Callable[[Sequence[str]], np.ndarray]
 Terms = Callable[[str], list[str]]
 
 # Fitted by bench/calibrate_evidence.py (see bench/results/evidence.json).
-SENTENCE_WEIGHTS = {"dense": 1.0, "lexical": 0.244, "kind": 0.171, "rank": -0.251}
+SENTENCE_WEIGHTS = {"dense": 1.0, "lexical": 0.258, "kind": 0.17, "rank": -0.24}
 SUPPORT_WEIGHTS = {
-    "bias": -4.521,
-    "score": 3.892,
-    "dense": 6.203,
-    "lexical": -2.509,
-    "kind": 0.023,
-    "rank": -0.565,
-    "coverage": 0.575,
-    "passage_coverage": -0.051,
-    "similarity": -1.026,
+    "bias": -5.253,
+    "score": 4.386,
+    "dense": 7.332,
+    "lexical": -3.045,
+    "kind": 0.035,
+    "rank": -0.114,
+    "coverage": 0.548,
+    "passage_coverage": 0.39,
+    "similarity": -1.323,
 }
 CONTEXT_WEIGHT = 0.5  # a question word found only in the passage's title or heading counts half
 # Sentences embedded per question (see EvidenceScorer._dense): the fewest that keep the sample
@@ -56,6 +56,7 @@ PER_PASSAGE = 2
 PART_CANDIDATES = 5  # sentences kept per part of the question beside each sentence's best part
 
 _NUMBER = re.compile(r"\d")
+_WORD = re.compile(r"\w+")
 _TIME = re.compile(
     r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(?:monday|tuesday|wednesday|thursday|friday|"
     r"saturday|sunday|daily|weekly|monthly|annually|year|week|day|month|hour)s?\b|\b(?:before|after|within|by|until)\b",
@@ -115,10 +116,18 @@ def has_kind(sentence: str, kind: str | None) -> bool:
     return bool(_NAME.search(sentence))
 
 
-def is_label(sentence: str) -> bool:
-    """A heading or a table header rather than a statement: short, no end punctuation, no digits."""
+def is_label(sentence: str, names: Sequence[str] = ()) -> bool:
+    """A heading or a table header rather than a statement: short, no end punctuation, no
+    digits; or a line that only repeats one of ``names`` (its page's title or section heading,
+    "This Is Us (season 2)", "Revolutions of 1830"), however long and whatever it holds."""
     words = sentence.split()
+    if _bare(sentence) and _bare(sentence) in {_bare(name) for name in names}:
+        return True
     return len(words) <= 8 and not sentence.rstrip().endswith((".", "!", "?", ":")) and not _NUMBER.search(sentence)
+
+
+def _bare(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
 
 
 class VectorCache:
@@ -225,7 +234,7 @@ class EvidenceScorer:
             held[passage.n] |= found
         idf = _idf(Counter(t for terms in held.values() for t in terms), len(passages))
         part_terms = [set(self.terms(part)) for part in parts]
-        labels = [is_label(text) for *_, text in units]
+        labels = [is_label(text, (p.title, p.heading)) for _, p, _, text in units]
         dense = self._dense(parts, units, words, part_terms, labels)
         kinds = [asked_kind(part) for part in parts]
         rows = []
