@@ -120,8 +120,8 @@ def is_label(sentence: str, names: Sequence[str] = ()) -> bool:
     """A heading or a table header rather than a statement: short, no end punctuation, no
     digits; or a line that only repeats one of ``names`` (its page's title or section heading,
     "This Is Us (season 2)", "Revolutions of 1830"), however long and whatever it holds."""
-    words = sentence.split()
-    if _bare(sentence) and _bare(sentence) in {_bare(name) for name in names}:
+    bare, words = _bare(sentence), sentence.split()
+    if bare and bare in {_bare(name) for name in names}:
         return True
     return len(words) <= 8 and not sentence.rstrip().endswith((".", "!", "?", ":")) and not _NUMBER.search(sentence)
 
