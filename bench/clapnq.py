@@ -41,8 +41,8 @@ from inhouse.evaluation.metrics import percentile
 REPO = Path(__file__).resolve().parents[1]
 console = Console()
 # Rosenthal et al., "CLAPnq" (arXiv 2404.02103), dev set: (retriever, generator, RougeL on the
-# answerable half, share of the unanswerable half answered "unanswerable"); Table 6 (top 3
-# retrieved passages) and, with the gold passage given instead of retrieval, Table 5.
+# answerable half, share of the unanswerable half answered "unanswerable"): Table 6 (top 3
+# retrieved passages) and the gold-passage rows (no retrieval) of Tables 5 and 6.
 PAPER = (
     ("E5-base-v2", "GPT 3.5", 34.0, 27.3),
     ("E5-base-v2", "Mistral-7B-Instruct", 31.3, 11.7),
