@@ -1,6 +1,7 @@
 """ClapNQ (``../shared/data/clapnq``): answers and abstention on real questions with gold passages.
 
     python bench/clapnq.py [--shared ../shared/data] [--work DIR] [--half all|first|second] [--config FILE]
+                           [--min-support X]
 
 The corpus is ClapNQ's 597 passages (one text file each, its title on the first line) plus the
 18F handbook as distractors, ingested once into ``--work``. Each of the 300 answerable and 300
@@ -11,6 +12,10 @@ unanswerable questions is asked of the offline default (or ``--config``); the re
   an abstention scoring 0), and sentence recall: the share of the reference's selected
   sentences that the answer contains (mostly);
 - abstention: the unanswerable questions refused, the answerable ones wrongly refused.
+
+It also gives what a stricter ``[answer] min_support`` would do (answerable questions still
+answered, unanswerable ones refused, per threshold: ``inhouse.evaluation.qa.trade_off``);
+``--min-support`` answers with a lower one to see below the default.
 
 ``--half first`` is the calibration half of bench/calibrate_evidence.py; ``second`` the
 held-out half. Results go to bench/results/clapnq.json. The dev figures the ClapNQ paper
@@ -36,6 +41,7 @@ from rich.console import Console
 from rich.table import Table
 
 from inhouse import Assistant
+from inhouse.evaluation import qa
 from inhouse.evaluation.metrics import percentile
 
 REPO = Path(__file__).resolve().parents[1]
@@ -137,11 +143,13 @@ def half(rows: list[dict[str, Any]], which: str) -> list[dict[str, Any]]:
 
 def evaluate(a: Assistant, answerable: list[dict[str, Any]], unanswerable: list[dict[str, Any]]) -> dict[str, Any]:
     """Ask every question; the figures of the report."""
-    rows = []
+    rows, judged = [], []
     for kind, items in (("answerable", answerable), ("unanswerable", unanswerable)):
         for item in items:
             started = time.perf_counter()
             answer = a.ask(item["input"])
+            question = qa.Question(item["id"], item["input"], (), (), "fact" if kind == "answerable" else "unanswerable")
+            judged.append(qa.judge(question, answer, time.perf_counter() - started))
             gold = {passage_file(p["title"], p["text"]) for p in item["passages"]}
             received = {Path(c["source"]).name for c in answer.context}
             row = {"kind": kind, "abstained": answer.abstained, "ms": (time.perf_counter() - started) * 1000,
@@ -166,7 +174,12 @@ def evaluate(a: Assistant, answerable: list[dict[str, Any]], unanswerable: list[
         "refused_unanswerable": _share(una, "abstained"),
         "p50_ms": round(percentile(ms, 50), 1),
         "p95_ms": round(percentile(ms, 95), 1),
-    }
+        "min_support": [
+            {"min_support": row["min_support"], "answered_answerable": round(1 - row["wrongly_refused"], 4) if ans else None,
+             "refused_unanswerable": row["refused_unanswerable"]}
+            for row in qa.trade_off(judged, a.settings.core.answer.min_support)
+        ],
+    }  # fmt: skip
 
 
 def _share(rows: list[dict[str, Any]], key: str) -> float:
@@ -177,9 +190,10 @@ def paper_table(result: dict[str, Any]) -> Table:
     """Our ROUGE-L and refusals next to the dev figures of the ClapNQ paper (``PAPER``)."""
     table = Table("retriever", "generator", "RougeL", "unanswerable refused", title="next to the ClapNQ paper (dev)")
     rouge, refused = result.get("rouge_l"), result.get("refused_unanswerable")
+    threshold = result["min_support"][0]["min_support"] if result.get("min_support") else None
     table.add_row(
         "inhouse (597 passages + handbook)",
-        "offline default",
+        "offline default" + (f", min_support {threshold:.2f}" if threshold is not None else ""),
         f"{100 * rouge:.1f}" if rouge is not None else "-",
         f"{100 * refused:.1f}%" if refused is not None else "-",
     )
@@ -195,6 +209,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "inhouse-clapnq")
     parser.add_argument("--half", choices=("all", "first", "second"), default="all")
     parser.add_argument("--config", type=Path, help="a plugins.toml to answer with (default: the offline default)")
+    parser.add_argument("--min-support", type=float, help="[answer] min_support for this run")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "clapnq.json")
     args = parser.parse_args()
     if not (args.shared / "clapnq").is_dir():
@@ -208,12 +223,19 @@ def main() -> None:
         seconds = time.perf_counter() - started
         console.print(f"[dim]{passages} ClapNQ passages + the handbook: {report.chunks} new chunks in {seconds:.0f} s[/]")
         a.ask("warm up")
+        if args.min_support is not None:
+            a.settings.core.answer.min_support = args.min_support
         result = evaluate(a, half(answerable, args.half), half(unanswerable, args.half))
     result["half"] = args.half
     table = Table("metric", "value", title=f"ClapNQ dev ({args.half})")
     for key, value in result.items():
-        table.add_row(key, str(value))
+        if key != "min_support":
+            table.add_row(key, str(value))
     console.print(table)
+    stricter = Table("min_support", "answerable answered", "unanswerable refused", title="stricter min_support")
+    for row in result["min_support"]:
+        stricter.add_row(f"{row['min_support']:.2f}", f"{row['answered_answerable']:.1%}", f"{row['refused_unanswerable']:.1%}")
+    console.print(stricter)
     console.print(paper_table(result))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -10,7 +10,9 @@ For the sample corpus (``bench/qa/examples.jsonl``) and the 18F handbook (``benc
   answered by the Bedrock emulator in its own process: what matters there is whether the facts
   reach the model (``fact_in_context``), since the emulator's model only echoes passage [1].
 
-Prints a table per set and writes bench/results/qa.json (``inhouse eval qa`` figures by type).
+Prints a table per set and writes bench/results/qa.json (``inhouse eval qa`` figures by type),
+with the offline default's ``min_support`` trade-off (``inhouse.evaluation.qa.trade_off``) under
+``trade_off``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from rich.console import Console
 
 from inhouse import Assistant
-from inhouse.cli.evaluate import qa_table
+from inhouse.cli.evaluate import qa_table, trade_off_table
 from inhouse.evaluation import qa
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,9 +77,13 @@ def run_set(name: str, corpus: Path, questions: Path, work: Path, profiles: list
         for profile in profiles:
             if profile == "claude" and not bedrock:
                 continue
-            report = qa.evaluate(lambda q, p=profile: assistant.ask(q, profile=p), items)
+            threshold = assistant.settings.core.answer.min_support if profile == "extractive" else None
+            report = qa.evaluate(lambda q, p=profile: assistant.ask(q, profile=p), items, min_support=threshold)
             results[profile] = report["summary"]
             console.print(qa_table(report["summary"], f"{name}: {profile}"))
+            if "min_support" in report:
+                results["trade_off"] = {"profile": profile, "rows": report["min_support"]}
+                console.print(trade_off_table(report["min_support"]))
     return results
 
 

@@ -5,12 +5,15 @@ and the figures its question set reached when the defaults were chosen (README, 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from inhouse import Assistant
 from inhouse.evaluation import qa
+from support import EXAMPLES, write_config
 
 REPO = Path(__file__).resolve().parents[1]
 COLLOQUIAL = json.loads((Path(__file__).parent / "e2e_questions.json").read_text())
@@ -37,3 +40,24 @@ def test_colloquial_questions_the_documents_answer_are_not_refused(assistant: As
     ]
     assert all("similarity" in (why or "") for _, why in refused), refused
     assert len(refused) <= 1, refused
+
+
+def test_eval_qa_shows_what_a_stricter_min_support_would_refuse(assistant: Assistant, tmp_path: Path) -> None:
+    questions = tmp_path / "questions.jsonl"
+    rows = [
+        {"question": "How many days of annual leave do employees get?", "answer_keywords": ["26 days"]},
+        {"question": "can I bring my dog to the Rotterdam office?", "type": "unanswerable"},  # support about 0.3
+    ]
+    questions.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    config = write_config(tmp_path, EXAMPLES)
+    command = [sys.executable, "-m", "inhouse", "--config", str(config), "--home", str(assistant.home), "eval", "qa"]
+    command += [str(questions), "--min-support", "0.2", "--json"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    trap = report["results"][1]
+    assert not trap["abstained"] and trap["min_support"] == 0.2 and 0.2 <= trap["support"] < 0.42, trap
+    stricter = {row["min_support"]: row for row in report["min_support"]}
+    assert stricter[0.2]["refused_unanswerable"] == 0.0 and stricter[0.45]["refused_unanswerable"] == 1.0
+    answered = report["results"][0]["support"]
+    assert all(row["wrongly_refused"] == float(row["min_support"] > answered) for row in stricter.values()), answered

@@ -61,7 +61,8 @@ def test_use_case_behaviour_comes_from_configuration(assistant: Assistant, tmp_p
     with strict:
         question = "How many days of annual leave do employees get?"
         assert not strict.ask(question).abstained
-        assert strict.ask(question, mode="careful").abstained
+        refused = strict.ask(question, mode="careful")
+    assert refused.abstained and refused.route["min_support"] == 0.999 and refused.route["support"] < 0.999
 
 
 def test_without_embeddings_support_is_not_judged_and_the_answer_still_comes(assistant: Assistant, tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ def abstain(draft: Draft, why: str, hits: Sequence[Hit] = (), text: str | None =
     timings = {**draft.timings, "first_token_ms": total, "total_ms": total}
     route = {"use_case": draft.use_case, "reason": draft.reason, "chain": list(draft.route.chain), "provider": None,
              "residency": None, "fallback": False, "skipped": [], "abstained_because": why,
-             "history_residency": unanswered_residency(draft, closest)}  # fmt: skip
+             "history_residency": unanswered_residency(draft, closest), **draft.verdict()}  # fmt: skip
     if draft.search_query and draft.search_query != draft.request.question:
         route["search_query"] = draft.search_query
     if draft.notes:

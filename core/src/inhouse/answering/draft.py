@@ -37,7 +37,8 @@ class Draft:
     """A request on its way to an answer. ``keep_in`` means the question and context must not
     reach a model outside the use case's residencies: no remote embedding, BM25 only.
     ``policy`` is ``[policy]`` in force; ``notes`` say what it kept back before generation
-    (shown with the answer, ``route["policy"]["notes"]``)."""
+    (shown with the answer, ``route["policy"]["notes"]``). ``min_support`` is the support
+    threshold the check applied (``[answer] min_support`` or the use case's own)."""
 
     request: Request
     use_case: str
@@ -51,10 +52,18 @@ class Draft:
     hits: tuple[Hit, ...] = ()
     passages: tuple[Passage, ...] = ()
     evidence: Evidence | None = None
+    min_support: float | None = None
     policy: Policy = field(default_factory=Policy)
     notes: tuple[str, ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
+
+    def verdict(self) -> dict[str, float]:
+        """What the answer's route shows of the evidence: its ``support`` and the ``min_support``
+        it was checked against (each left out when there is none)."""
+        support = self.evidence.support if self.evidence is not None else None
+        shown = {"support": round(support, 3) if support is not None else None, "min_support": self.min_support}
+        return {name: value for name, value in shown.items() if value is not None}
 
     def timed(self, name: str, **changes: Any) -> Draft:
         """A copy with ``changes`` and ``timings[name]`` = milliseconds since the request began."""

@@ -207,8 +207,7 @@ def _with_route(
         route["search_query"] = draft.search_query
     if len(draft.parts) > 1:
         route["parts"] = list(draft.parts)
-    if draft.evidence is not None and draft.evidence.support is not None:
-        route["support"] = round(draft.evidence.support, 3)
+    route.update(draft.verdict())
     if routed is not None:
         answer.attempts, answer.usage, answer.cost_usd = list(routed.attempts), routed.usage, routed.cost_usd
     answer.route = route

@@ -8,6 +8,7 @@ configuration (``[answer] stages``); a new stage is a new class added there.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from itertools import zip_longest
 
 from inhouse import followup, usecase
@@ -167,6 +168,7 @@ class Check:
             return draft
         threshold = draft.case.min_support
         threshold = self.services.settings.core.answer.min_support if threshold is None else threshold
+        draft = replace(draft, min_support=threshold)
         if draft.evidence.support < threshold:
             return abstain(draft, f"no passage states it (support {draft.evidence.support:.2f})", draft.hits)
         if threshold > 0 and draft.evidence.number_missing:

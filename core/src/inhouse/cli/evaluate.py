@@ -51,11 +51,15 @@ def eval_qa(
     profile: Annotated[str | None, typer.Option(help="answer with this [providers.NAME] profile alone")] = None,
     user: UserOpt = None,
     limit: Annotated[int | None, typer.Option(help="only the first N questions")] = None,
+    min_support: Annotated[
+        float | None, typer.Option("--min-support", min=0.0, max=1.0, help="[answer] min_support for this run")
+    ] = None,
     show: Annotated[bool, typer.Option("--show", help="print each question, its answer and the verdict")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer every question of FILE and report, by question type: keyword accuracy, right-source
-    citations, facts in the model's input, refusals right and wrong, latency."""
+    citations, facts in the model's input, refusals right and wrong, latency; then what each
+    stricter [answer] min_support would have refused (run with a low --min-support to see more)."""
     from inhouse.evaluation import qa
 
     questions = qa.read_questions(file)[:limit]
@@ -67,11 +71,20 @@ def eval_qa(
             out.print(f"    {escape(result.answer[:300])}", style="dim", highlight=False)
 
     with open_assistant() as assistant:
-        results = qa.evaluate(lambda q: assistant.ask(q, user=user, mode=mode, profile=profile), questions, on_result=report)
+        answer = assistant.settings.core.answer
+        answer.min_support = answer.min_support if min_support is None else min_support
+        results = qa.evaluate(
+            lambda q: assistant.ask(q, user=user, mode=mode, profile=profile),
+            questions,
+            on_result=report,
+            min_support=answer.min_support,
+        )
     if as_json:
         print_json(results)
         return
     out.print(qa_table(results["summary"], file.name))
+    if "min_support" in results:
+        out.print(trade_off_table(results["min_support"]))
 
 
 def qa_table(summary: dict[str, Any], title: str) -> Table:
@@ -80,13 +93,23 @@ def qa_table(summary: dict[str, Any], title: str) -> Table:
         "type", "n", "states facts", "cites source", "facts in input", "wrongly refused", "refused (unanswerable)",
         "p50 ms", "p95 ms", title=title,
     )  # fmt: skip
-
-    def pct(value: float | None) -> str:
-        return "-" if value is None else f"{value:.0%}"
-
     for kind, row in summary.items():
         table.add_row(
-            kind, str(row["n"]), pct(row["keyword_accuracy"]), pct(row["cited_right_source"]), pct(row["fact_in_context"]),
-            pct(row["wrongly_refused"]), pct(row["refused_unanswerable"]), f"{row['p50_ms']:.0f}", f"{row['p95_ms']:.0f}",
+            kind, str(row["n"]), _pct(row["keyword_accuracy"]), _pct(row["cited_right_source"]), _pct(row["fact_in_context"]),
+            _pct(row["wrongly_refused"]), _pct(row["refused_unanswerable"]), f"{row['p50_ms']:.0f}", f"{row['p95_ms']:.0f}",
         )  # fmt: skip
     return table
+
+
+def trade_off_table(rows: list[dict[str, Any]]) -> Table:
+    """``inhouse.evaluation.qa.trade_off`` as a table: one row per ``[answer] min_support``."""
+    table = Table("min_support", "states facts", "wrongly refused", "refused (unanswerable)", title="stricter min_support")
+    for row in rows:
+        table.add_row(
+            f"{row['min_support']:.2f}", *(_pct(row[k]) for k in ("keyword_accuracy", "wrongly_refused", "refused_unanswerable"))
+        )
+    return table
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"

@@ -16,11 +16,18 @@ Per type the report gives: keyword accuracy (answerable: all keywords in the ans
 right-source citation rate, the fact-in-context rate (all keywords somewhere in the
 passages the model received: the ceiling for any model), wrongly refused answerable
 questions, refused unanswerable ones, and the latency p50/p95 (total, and after retrieval).
+
+``trade_off`` says what a stricter ``[answer] min_support`` would do, from the support each
+answer was judged with: at each higher threshold, the facts still stated, the answerable
+questions refused and the unanswerable ones refused. Only raising can be read off one run
+(a question refused below the threshold has no answer to judge); to see lower thresholds,
+run with a lower one (``inhouse eval qa --min-support``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections import defaultdict
@@ -67,6 +74,7 @@ class Result:
     after_retrieval_ms: float
     provider: str | None = None
     support: float | None = None  # the pipeline's evidence that the passages answer
+    min_support: float | None = None  # the threshold that support was checked against
 
     @property
     def correct(self) -> bool:
@@ -121,6 +129,7 @@ def judge(question: Question, answer: Answer, seconds: float) -> Result:
         after_retrieval_ms=answer.timings.get("total_ms", 0.0) - answer.timings.get("retrieval_ms", 0.0),
         provider=answer.provider,
         support=answer.route.get("support"),
+        min_support=answer.route.get("min_support"),
     )
 
 
@@ -129,8 +138,10 @@ def evaluate(
     questions: Sequence[Question],
     *,
     on_result: Callable[[Result], None] | None = None,
+    min_support: float | None = None,
 ) -> dict[str, Any]:
-    """Ask every question with ``ask`` and summarise the results by type and overall."""
+    """Ask every question with ``ask`` and summarise the results by type and overall; with
+    the configured ``min_support``, also its ``trade_off`` (under ``"min_support"``)."""
     results = []
     for question in questions:
         started = time.perf_counter()
@@ -146,11 +157,34 @@ def evaluate(
     answerable = [r for r in results if r.question.answerable]
     summary["answerable"] = summarise(answerable)
     summary["all"] = summarise(results)
-    return {
-        "questions": len(results),
-        "summary": summary,
-        "results": [_row(r) for r in results],
-    }
+    report = {"questions": len(results), "summary": summary, "results": [_row(r) for r in results]}
+    if min_support is not None and any(r.min_support == min_support for r in results):
+        report["min_support"] = trade_off(results, min_support)
+    return report
+
+
+def trade_off(results: Sequence[Result], configured: float, step: float = 0.05) -> list[dict[str, Any]]:
+    """One row per threshold from ``configured`` up (then each multiple of ``step`` below 1): the
+    share of answerable questions whose facts are still stated, of answerable ones refused and of
+    unanswerable ones refused, had ``[answer] min_support`` been that threshold. A question whose
+    use case has a threshold of its own (or whose support was not judged) keeps its outcome."""
+    first = math.floor(configured / step + 1e-9) + 1
+    thresholds = [configured, *(round(k * step, 4) for k in range(first, math.ceil(1 / step)))]
+    answerable = [r for r in results if r.question.answerable]
+    refusing = [r for r in results if not r.question.answerable]
+
+    def refused(r: Result, threshold: float) -> bool:
+        return r.abstained or (r.min_support == configured and r.support is not None and r.support < threshold)
+
+    return [
+        {
+            "min_support": t,
+            "keyword_accuracy": _share(answerable, lambda r, t=t: r.stated and not refused(r, t)),
+            "wrongly_refused": _share(answerable, lambda r, t=t: refused(r, t)),
+            "refused_unanswerable": _share(refusing, lambda r, t=t: refused(r, t)),
+        }
+        for t in thresholds
+    ]
 
 
 def summarise(rows: Sequence[Result]) -> dict[str, Any]:
@@ -159,22 +193,22 @@ def summarise(rows: Sequence[Result]) -> dict[str, Any]:
     refusing = [r for r in rows if not r.question.answerable]
     seconds = [r.seconds * 1000 for r in rows]
     after = [r.after_retrieval_ms for r in rows]
-
-    def share(items: Sequence[Result], test: Callable[[Result], bool]) -> float | None:
-        return round(sum(map(test, items)) / len(items), 4) if items else None
-
     return {
         "n": len(rows),
-        "keyword_accuracy": share(answerable, lambda r: r.stated and not r.abstained),
-        "cited_right_source": share(answerable, lambda r: r.cited_right),
-        "fact_in_context": share(answerable, lambda r: r.in_context),
-        "wrongly_refused": share(answerable, lambda r: r.abstained),
-        "refused_unanswerable": share(refusing, lambda r: r.abstained),
-        "correct": share(rows, lambda r: r.correct),
+        "keyword_accuracy": _share(answerable, lambda r: r.stated and not r.abstained),
+        "cited_right_source": _share(answerable, lambda r: r.cited_right),
+        "fact_in_context": _share(answerable, lambda r: r.in_context),
+        "wrongly_refused": _share(answerable, lambda r: r.abstained),
+        "refused_unanswerable": _share(refusing, lambda r: r.abstained),
+        "correct": _share(rows, lambda r: r.correct),
         "p50_ms": round(percentile(seconds, 50), 1),
         "p95_ms": round(percentile(seconds, 95), 1),
         "after_retrieval_p95_ms": round(percentile(after, 95), 1),
     }
+
+
+def _share(rows: Sequence[Result], test: Callable[[Result], bool]) -> float | None:
+    return round(sum(map(test, rows)) / len(rows), 4) if rows else None
 
 
 def _row(result: Result) -> dict[str, Any]:
@@ -191,5 +225,6 @@ def _row(result: Result) -> dict[str, Any]:
         "cited_right": result.cited_right,
         "correct": result.correct,
         "support": result.support,
+        "min_support": result.min_support,
         "ms": round(result.seconds * 1000, 1),
     }
