@@ -148,12 +148,12 @@ def evaluate(a: Assistant, answerable: list[dict[str, Any]], unanswerable: list[
         for item in items:
             started = time.perf_counter()
             answer = a.ask(item["input"])
+            seconds = time.perf_counter() - started
             question = qa.Question(item["id"], item["input"], (), (), "fact" if kind == "answerable" else "unanswerable")
-            judged.append(qa.judge(question, answer, time.perf_counter() - started))
+            judged.append(qa.judge(question, answer, seconds))
             gold = {passage_file(p["title"], p["text"]) for p in item["passages"]}
             received = {Path(c["source"]).name for c in answer.context}
-            row = {"kind": kind, "abstained": answer.abstained, "ms": (time.perf_counter() - started) * 1000,
-                   "gold_in_context": bool(gold & received)}  # fmt: skip
+            row = {"kind": kind, "abstained": answer.abstained, "ms": seconds * 1000, "gold_in_context": bool(gold & received)}
             if kind == "answerable":
                 references = [o["answer"] for o in item["output"] if o.get("answer")]
                 selected = [s for o in item["output"] for s in o.get("selected_sentences", [])]
